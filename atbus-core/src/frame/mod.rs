@@ -1,0 +1,86 @@
+//! The frame codec: the outermost layer of the atbus wire format.
+//!
+//! Every transmission unit on every transport is a *frame*:
+//!
+//! ```text
+//! +----------------+----------------+---------------------------+------------------+
+//! | varint version | varint length  | frame_message (length B)  | u32 hash (LE)    |
+//! +----------------+----------------+---------------------------+------------------+
+//! ```
+//!
+//! - `version` and `length` are protobuf (LEB128) varints in their shortest form, at most five
+//!   bytes each (values fit in 32 bits).
+//! - `frame_message` is the protobuf message [`FrameMessage`](crate::proto::FrameMessage).
+//! - `hash` is the low 32 bits of XXH3-64 with seed [`FRAME_HASH_SEED`] over every preceding byte
+//!   of the frame, little-endian.
+//!
+//! Byte-stream links (TCP, Unix sockets, in-process pipes) carry frames back to back and are
+//! decoded with [`StreamDecoder`], which accepts input in any split. Datagram links (UDP) carry
+//! one or more whole frames per datagram and are decoded with [`DatagramDecoder`], which accepts
+//! or rejects a datagram as a whole. Both yield [`Frame`]s whose `bytes` fields are slices of the
+//! received buffer, not copies.
+//!
+//! Decoding checks, in this order and before allocating anything for the frame: the version is
+//! supported, the length is within [`FrameLimits`], the whole frame is present, the hash matches,
+//! and the message is valid protobuf. Nothing is delivered from a frame that fails a check.
+
+mod datagram_decoder;
+mod encode;
+mod error;
+mod hash;
+mod header;
+mod limits;
+mod stream_decoder;
+
+pub use datagram_decoder::DatagramDecoder;
+pub use encode::{encode_frame, encoded_frame_len};
+pub use error::{DecodeError, EncodeError, HeaderField};
+pub use hash::{FRAME_HASH_LEN, FRAME_HASH_SEED, frame_hash};
+pub use header::MAX_HEADER_LEN;
+pub use limits::{
+    DEFAULT_MAX_FRAME_MESSAGE_LEN, DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_ROOM, FrameLimits,
+};
+pub use stream_decoder::StreamDecoder;
+
+use crate::proto::FrameMessage;
+
+/// The protocol version encoders write.
+pub const PROTOCOL_VERSION: u32 = 3;
+
+/// The oldest protocol version decoders accept.
+pub const MIN_PROTOCOL_VERSION: u32 = 3;
+
+/// A frame that passed every check of the decoder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    /// The protocol version the frame was written with.
+    pub version: u32,
+    /// The decoded message. Its `bytes` fields share the received buffer.
+    pub message: FrameMessage,
+    /// Size of the whole frame on the wire: header, message and hash.
+    pub wire_len: usize,
+}
+
+/// Verifies the hash of a complete frame and decodes its message.
+///
+/// `frame` holds exactly one frame whose header was already parsed into `header`.
+fn verify_and_decode(frame: bytes::Bytes, header: header::Header) -> Result<Frame, DecodeError> {
+    use prost::Message as _;
+
+    let body_end = header.header_len + header.message_len;
+    let expected = hash::read_hash(&frame[body_end..]);
+    let actual = frame_hash(&frame[..body_end]);
+    if expected != actual {
+        return Err(DecodeError::HashMismatch { expected, actual });
+    }
+    let wire_len = frame.len();
+    let message = FrameMessage::decode(frame.slice(header.header_len..body_end))?;
+    Ok(Frame {
+        version: header.version,
+        message,
+        wire_len,
+    })
+}
+
+#[cfg(test)]
+mod tests;
