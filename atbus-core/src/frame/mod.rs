@@ -64,7 +64,11 @@ pub struct Frame {
 /// Verifies the hash of a complete frame and decodes its message.
 ///
 /// `frame` holds exactly one frame whose header was already parsed into `header`.
-fn verify_and_decode(frame: bytes::Bytes, header: header::Header) -> Result<Frame, DecodeError> {
+fn verify_and_decode(
+    mut frame: bytes::Bytes,
+    header: header::Header,
+) -> Result<Frame, DecodeError> {
+    use bytes::Buf as _;
     use prost::Message as _;
 
     let body_end = header.header_len + header.message_len;
@@ -74,7 +78,10 @@ fn verify_and_decode(frame: bytes::Bytes, header: header::Header) -> Result<Fram
         return Err(DecodeError::HashMismatch { expected, actual });
     }
     let wire_len = frame.len();
-    let message = FrameMessage::decode(frame.slice(header.header_len..body_end))?;
+    // Narrow `frame` to the message in place: slicing would take another reference count.
+    frame.truncate(body_end);
+    frame.advance(header.header_len);
+    let message = FrameMessage::decode(frame)?;
     Ok(Frame {
         version: header.version,
         message,
