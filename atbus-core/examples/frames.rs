@@ -38,11 +38,11 @@ fn sample_frames() -> Vec<(&'static str, FrameMessage)> {
         ],
     };
     let packet = FrameMessage {
-        head: Some(MessageHead {
+        head: Some(Box::new(MessageHead {
             source: "gamesvr-1.lobby".to_owned(),
             destination: "matchsvr-0.lobby".to_owned(),
             ..Default::default()
-        }),
+        })),
         packet_number: 42,
         body: Some(Body::Packet(Packet {
             stream_id: 7,

@@ -19,17 +19,17 @@ fn name() -> impl Strategy<Value = String> {
     prop_oneof![Just(String::new()), "[a-z0-9.-]{1,40}"]
 }
 
-fn head() -> impl Strategy<Value = Option<MessageHead>> {
+fn head() -> impl Strategy<Value = Option<Box<MessageHead>>> {
     prop::option::of(
         (name(), name(), name(), any::<u64>(), any::<u32>()).prop_map(
             |(source, destination, forward_for_source, forward_for_connection_id, hop_count)| {
-                MessageHead {
+                Box::new(MessageHead {
                     source,
                     destination,
                     forward_for_source,
                     forward_for_connection_id,
                     hop_count,
-                }
+                })
             },
         ),
     )
@@ -221,6 +221,82 @@ proptest! {
         let (_frames, _end) = decode_stream(&input, &chunks);
         let mut out = Vec::new();
         let _ = DatagramDecoder::default().decode(Bytes::from(input), &mut out);
+    }
+}
+
+/// Wraps arbitrary `frame_message` bytes in a frame with a correct header and hash.
+fn frame_around(message_bytes: &[u8]) -> Bytes {
+    let mut frame = vec![3u8];
+    prost::encoding::encode_varint(message_bytes.len() as u64, &mut frame);
+    frame.extend_from_slice(message_bytes);
+    let hash = atbus_core::frame::frame_hash(&frame);
+    frame.extend_from_slice(&hash.to_le_bytes());
+    Bytes::from(frame)
+}
+
+/// The codec's decoder and prost's must agree on every input: same message or same error.
+fn assert_decoders_agree(message_bytes: &[u8]) -> Result<(), TestCaseError> {
+    use prost::Message as _;
+    let expected = FrameMessage::decode(message_bytes).map_err(DecodeError::MalformedMessage);
+    let mut out = Vec::new();
+    let actual = DatagramDecoder::default()
+        .decode(frame_around(message_bytes), &mut out)
+        .map(|_| out.pop().expect("one frame").message);
+    prop_assert_eq!(actual, expected);
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Flip(prop::sample::Index, u8),
+    Truncate(prop::sample::Index),
+    Insert(prop::sample::Index, u8),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<prop::sample::Index>(), 1u8..=255).prop_map(|(i, m)| Mutation::Flip(i, m)),
+        any::<prop::sample::Index>().prop_map(Mutation::Truncate),
+        (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(i, b)| Mutation::Insert(i, b)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn encoder_writes_exactly_what_prost_writes(message in frame_message()) {
+        use prost::Message as _;
+        let wire = encode(&message);
+        let expected = message.encode_to_vec();
+        let header_len = wire.len() - expected.len() - 4;
+        prop_assert_eq!(&wire[header_len..wire.len() - 4], &expected[..]);
+    }
+
+    #[test]
+    fn decoder_agrees_with_prost_on_mutated_messages(
+        message in frame_message(),
+        mutations in prop::collection::vec(mutation(), 0..4),
+    ) {
+        use prost::Message as _;
+        let mut bytes = message.encode_to_vec();
+        for mutation in mutations {
+            match mutation {
+                Mutation::Flip(i, mask) if !bytes.is_empty() => {
+                    let at = i.index(bytes.len());
+                    bytes[at] ^= mask;
+                }
+                Mutation::Truncate(i) if !bytes.is_empty() => bytes.truncate(i.index(bytes.len())),
+                Mutation::Insert(i, byte) => bytes.insert(i.index(bytes.len() + 1), byte),
+                _ => {}
+            }
+        }
+        assert_decoders_agree(&bytes)?;
+    }
+
+    #[test]
+    fn decoder_agrees_with_prost_on_random_messages(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        assert_decoders_agree(&bytes)?;
     }
 }
 

@@ -10,6 +10,9 @@ fn compile_schema() -> String {
     let mut config = prost_build::Config::new();
     // BTreeMap, not HashMap: map fields must encode in the same order every run (determinism).
     config.bytes(["."]).btree_map(["."]).out_dir(&out);
+    // The head is absent on direct links; boxing it keeps `FrameMessage` small, so frames move
+    // cheaply through decoders and queues.
+    config.boxed(".atbus.protocol.frame_message.head");
     config
         .compile_fds(descriptors)
         .expect("prost-build generates code");

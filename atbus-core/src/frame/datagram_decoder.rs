@@ -62,10 +62,7 @@ impl DatagramDecoder {
                     needed: frame_len,
                 });
             }
-            out.push(verify_and_decode(
-                datagram.slice(offset..offset + frame_len),
-                header,
-            )?);
+            out.push(verify_and_decode(datagram, offset, header)?);
             offset += frame_len;
         }
         Ok(())

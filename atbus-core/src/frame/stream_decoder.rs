@@ -84,7 +84,7 @@ impl StreamDecoder {
             return Ok(None);
         }
         let frame = self.buffer.split_to(header.frame_len()).freeze();
-        verify_and_decode(frame, header).map(Some)
+        verify_and_decode(&frame, 0, header).map(Some)
     }
 
     /// Declares the end of the byte stream: an error when a partial frame is still buffered

@@ -4,8 +4,8 @@
 pub struct FrameMessage {
     /// Routing information. Fields that the connection's bound session already implies are left
     /// empty on direct links, so that small messages stay small.
-    #[prost(message, optional, tag = "1")]
-    pub head: ::core::option::Option<MessageHead>,
+    #[prost(message, optional, boxed, tag = "1")]
+    pub head: ::core::option::Option<::prost::alloc::boxed::Box<MessageHead>>,
     /// Hop-level packet number. On datagram connections every frame carries a per-connection,
     /// strictly increasing number (starting at 1) that `acknowledge.packets` acknowledges; it drives
     /// RTT, loss detection and congestion control, and is never reused, retransmissions included.
