@@ -16,6 +16,9 @@
 //! - **Drain rule**: after any input or command, the driver drains transmits and events until
 //!   empty, then re-arms its timer from the next timeout.
 //!
+//! Time is the core's own [`Timestamp`], supplied by the driver, so that a simulator can start
+//! its clock at zero.
+//!
 //! Today the crate provides the layer every other one is built on: the [`frame`] codec.
 //!
 //! # Frames
@@ -48,6 +51,9 @@
 #![warn(missing_docs)]
 
 pub mod frame;
+pub mod time;
+
+pub use time::Timestamp;
 
 /// The generated wire-schema types, re-exported from `atbus-proto`.
 pub use atbus_proto as proto;

@@ -1,0 +1,408 @@
+//! The simulator's command-line runner: named scenarios, sweeps, the KCP validation table and
+//! the simulator's own speed test. `cargo run -p atbus-sim --release -- --help` lists them.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use atbus_sim::scenarios::{self, KCP_PUBLISHED};
+use atbus_sim::{
+    Endpoint, FrameEndpoint, KcpConfig, KcpEndpoint, KcpMode, KcpTiming, LinkConfig, LinkKind,
+    LossModel, NodeId, RawEndpoint, RunReport, Scenario, Simulator, Workload, presets, report,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "atbus-sim",
+    about = "Deterministic network simulator for atbus",
+    version
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the link presets and scenarios.
+    List,
+    /// Run one scenario (for one seed or several) and print its summary.
+    Run(RunArgs),
+    /// Run a scenario over a range of one link parameter and several seeds; print a table.
+    Sweep(SweepArgs),
+    /// KCP's own test (B2) in its three modes, beside the published figures.
+    KcpTable {
+        /// Seeds per mode (0, 1, ...).
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
+        /// `tick`: update every 1 ms as test.cpp does; `check`: event-driven by ikcp_check.
+        #[arg(long, value_enum, default_value_t = Timing::Tick)]
+        timing: Timing,
+    },
+    /// Measure the simulator: simulated deliveries per second of wall time.
+    Speed {
+        /// Pairs of nodes.
+        #[arg(long, default_value_t = 8)]
+        pairs: usize,
+        /// Messages per pair.
+        #[arg(long, default_value_t = 250_000)]
+        messages: u64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Timing {
+    Tick,
+    Check,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum ScenarioKind {
+    /// 64-byte (--size) echoes every 20 ms (--interval-ms), --count of them.
+    Echo,
+    /// One-way messages, same parameters as echo.
+    Messages,
+    /// --bytes in messages of --size, as fast as the endpoint accepts.
+    Bulk,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum EndpointKind {
+    /// Messages as bare datagrams (no reliability).
+    Raw,
+    /// Messages as atbus frames (no reliability); works on byte-stream links too.
+    Frames,
+    /// The kcp crate, default mode.
+    KcpDefault,
+    /// The kcp crate, normal mode.
+    KcpNormal,
+    /// The kcp crate, fast mode.
+    KcpFast,
+}
+
+#[derive(clap::Args, Clone)]
+struct ScenarioArgs {
+    /// What to run.
+    #[arg(value_enum)]
+    scenario: ScenarioKind,
+    /// Link preset used both ways (see `list`).
+    #[arg(long, default_value = "kcp_test")]
+    preset: String,
+    /// Endpoint on both nodes.
+    #[arg(long, value_enum, default_value_t = EndpointKind::Frames)]
+    endpoint: EndpointKind,
+    /// Simulate a byte-stream link instead of a datagram link.
+    #[arg(long)]
+    stream_link: bool,
+    /// Messages (echo, messages).
+    #[arg(long, default_value_t = 1_000)]
+    count: u64,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Milliseconds between messages (echo, messages).
+    #[arg(long, default_value_t = 20.0)]
+    interval_ms: f64,
+    /// Bytes to transfer (bulk).
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    bytes: u64,
+    /// Virtual seconds before the run is stopped.
+    #[arg(long, default_value_t = 600)]
+    deadline_s: u64,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// First seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Number of seeds (seed, seed + 1, ...).
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+    /// Write the per-message series of the first seed to this CSV file.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Draw latency and goodput over time of the first seed to this SVG file.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Param {
+    /// Random loss probability per direction (replaces the preset's loss model).
+    Loss,
+    /// One-way base delay in ms.
+    DelayMs,
+    /// Jitter range in ms.
+    JitterMs,
+    /// Link rate in Mbit/s.
+    BandwidthMbps,
+}
+
+#[derive(clap::Args)]
+struct SweepArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// The parameter to vary.
+    #[arg(long, value_enum)]
+    param: Param,
+    /// First value.
+    #[arg(long)]
+    from: f64,
+    /// Last value (inclusive).
+    #[arg(long)]
+    to: f64,
+    /// Step.
+    #[arg(long)]
+    step: f64,
+    /// Seeds per value.
+    #[arg(long, default_value_t = 5)]
+    seeds: u64,
+}
+
+fn build(args: &ScenarioArgs, link: LinkConfig, seed: u64) -> Scenario {
+    let kind = if args.stream_link {
+        LinkKind::ByteStream
+    } else {
+        LinkKind::Datagram
+    };
+    let interval = Duration::from_secs_f64(args.interval_ms / 1_000.0);
+    let workload = match args.scenario {
+        ScenarioKind::Echo => Workload::Echo {
+            client: "client".into(),
+            server: "server".into(),
+            stream: 0,
+            size: args.size,
+            interval,
+            count: args.count,
+            start: Duration::ZERO,
+        },
+        ScenarioKind::Messages => Workload::Messages {
+            from: "client".into(),
+            to: "server".into(),
+            stream: 0,
+            size: args.size,
+            interval,
+            count: args.count,
+            start: Duration::ZERO,
+        },
+        ScenarioKind::Bulk => Workload::Bulk {
+            from: "client".into(),
+            to: "server".into(),
+            stream: 0,
+            total_bytes: args.bytes,
+            message_size: args.size,
+            start: Duration::ZERO,
+        },
+    };
+    let name = match args.scenario {
+        ScenarioKind::Echo => "echo",
+        ScenarioKind::Messages => "messages",
+        ScenarioKind::Bulk => "bulk",
+    };
+    Scenario::new(format!("{name}/{}", args.preset), seed)
+        .node("client")
+        .node("server")
+        .link("client", "server", kind, link)
+        .workload(workload)
+        .deadline(Duration::from_secs(args.deadline_s))
+}
+
+fn endpoint(kind: EndpointKind, node: NodeId) -> Box<dyn Endpoint> {
+    let kcp = |mode| Box::new(KcpEndpoint::new(KcpConfig::test_cpp(mode, node.0 == 0)));
+    match kind {
+        EndpointKind::Raw => Box::new(RawEndpoint::new(0)),
+        EndpointKind::Frames => Box::new(FrameEndpoint::new()),
+        EndpointKind::KcpDefault => kcp(KcpMode::Default),
+        EndpointKind::KcpNormal => kcp(KcpMode::Normal),
+        EndpointKind::KcpFast => kcp(KcpMode::Fast),
+    }
+}
+
+fn run_one(args: &ScenarioArgs, link: LinkConfig, seed: u64) -> Result<RunReport, String> {
+    let scenario = build(args, link, seed);
+    let mut factory = |node: NodeId, _: &str| endpoint(args.endpoint, node);
+    Ok(Simulator::new(scenario, &mut factory)
+        .map_err(|e| e.to_string())?
+        .run())
+}
+
+fn preset(name: &str) -> Result<LinkConfig, String> {
+    presets::by_name(name).ok_or_else(|| format!("unknown preset {name:?}; `list` shows them"))
+}
+
+fn run(args: RunArgs) -> Result<(), String> {
+    let link = preset(&args.scenario.preset)?;
+    for seed in args.seed..args.seed + args.seeds.max(1) {
+        let report = run_one(&args.scenario, link.clone(), seed)?;
+        print!("{}", report::summary(&report));
+        if seed == args.seed {
+            if let Some(path) = &args.csv {
+                let mut out = BufWriter::new(
+                    File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+                );
+                report::write_csv(&report.metrics, &mut out).map_err(|e| e.to_string())?;
+                println!("  wrote {}", path.display());
+            }
+            if let Some(path) = &args.svg {
+                let end = report.metrics.ended_at.as_nanos() as f64 / 1e9;
+                let svg = report::svg_plot(&report, (end / 100.0).max(0.001));
+                std::fs::write(path, svg).map_err(|e| format!("{}: {e}", path.display()))?;
+                println!("  wrote {}", path.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sweep(args: SweepArgs) -> Result<(), String> {
+    if args.step <= 0.0 || args.to < args.from {
+        return Err("--step must be positive and --to at least --from".into());
+    }
+    let base = preset(&args.scenario.preset)?;
+    println!(
+        "{:>10} {:>6} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10}",
+        "value", "seeds", "done %", "avg ms", "p99 ms", "max ms", "goodput Mb/s", "pkts/run"
+    );
+    let mut value = args.from;
+    while value <= args.to + args.step * 1e-9 {
+        let mut link = base.clone();
+        match args.param {
+            Param::Loss => link.loss = LossModel::Random { probability: value },
+            Param::DelayMs => link.delay = Duration::from_secs_f64(value / 1_000.0),
+            Param::JitterMs => link.jitter = Duration::from_secs_f64(value / 1_000.0),
+            Param::BandwidthMbps => link.bandwidth_bps = Some((value * 1e6) as u64),
+        }
+        let (mut done, mut sent, mut avg, mut p99, mut max, mut goodput, mut packets) =
+            (0, 0, 0.0, 0.0, 0.0f64, 0.0, 0);
+        for seed in 0..args.seeds {
+            let report = run_one(&args.scenario, link.clone(), seed)?;
+            let latency = report.metrics.latency(None);
+            done += latency.count;
+            sent += report.metrics.messages.len();
+            avg += latency.avg_ms;
+            p99 += latency.p99_ms;
+            max = max.max(latency.max_ms);
+            goodput += report.metrics.goodput_bps() / 1e6;
+            packets += report.metrics.total_traffic().packets_sent;
+        }
+        let n = args.seeds.max(1) as f64;
+        println!(
+            "{:>10.4} {:>6} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>12.3} {:>10.0}",
+            value,
+            args.seeds,
+            100.0 * done as f64 / sent.max(1) as f64,
+            avg / n,
+            p99 / n,
+            max,
+            goodput / n,
+            packets as f64 / n
+        );
+        value += args.step;
+    }
+    Ok(())
+}
+
+fn kcp_table(seeds: u64, timing: Timing) -> Result<(), String> {
+    println!(
+        "B2: KCP's test (kcp_test link, 1,001 echoes of 8 bytes every 20 ms), {seeds} seeds per mode"
+    );
+    println!(
+        "{:<8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>12}",
+        "mode", "avg ms", "max ms", "published avg", "published max", "avg/pub", "pkts/run"
+    );
+    for (mode, published_avg, published_max) in KCP_PUBLISHED {
+        let (mut avg, mut max, mut packets) = (0.0, 0.0f64, 0u64);
+        for seed in 0..seeds {
+            let mut factory = |node: NodeId, _: &str| -> Box<dyn Endpoint> {
+                let mut config = KcpConfig::test_cpp(mode, node.0 == 0);
+                if let Timing::Check = timing {
+                    config.timing = KcpTiming::Check;
+                }
+                Box::new(KcpEndpoint::new(config))
+            };
+            let report = Simulator::new(scenarios::b2_echo(seed), &mut factory)
+                .map_err(|e| e.to_string())?
+                .run();
+            let latency = report.metrics.latency(None);
+            avg += latency.avg_ms;
+            max = max.max(latency.max_ms);
+            packets += report.metrics.total_traffic().packets_sent;
+        }
+        let n = seeds.max(1) as f64;
+        println!(
+            "{:<8} {:>12.1} {:>12.1} {:>14} {:>14} {:>10.3} {:>12.0}",
+            mode.name(),
+            avg / n,
+            max,
+            published_avg,
+            published_max,
+            avg / n / f64::from(published_avg),
+            packets as f64 / n
+        );
+    }
+    println!("avg: mean over seeds of each run's average; max: largest over all seeds.");
+    Ok(())
+}
+
+fn speed(pairs: usize, messages: u64) -> Result<(), String> {
+    let scenario = scenarios::speed(1, pairs, messages);
+    let mut factory = scenarios::raw_endpoints;
+    let simulator = Simulator::new(scenario, &mut factory).map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let report = simulator.run();
+    let wall = start.elapsed().as_secs_f64();
+    println!(
+        "{pairs} pairs x {messages} messages: {} deliveries, {} events in {wall:.3} s wall = {:.0} deliveries/s, {:.0} events/s",
+        report.metrics.deliveries,
+        report.metrics.events,
+        report.metrics.deliveries as f64 / wall,
+        report.metrics.events as f64 / wall
+    );
+    Ok(())
+}
+
+fn list() {
+    println!("link presets (one direction; --preset NAME):");
+    for name in presets::NAMES {
+        let link = presets::by_name(name).expect("listed");
+        println!(
+            "  {name:<12} delay {:?} + jitter {:?}, mean loss {:.2} %, rate {}, mtu {}",
+            link.delay,
+            link.jitter,
+            link.loss.mean_loss() * 100.0,
+            link.bandwidth_bps
+                .map_or("unlimited".to_owned(), |bps| format!(
+                    "{} Mbit/s",
+                    bps as f64 / 1e6
+                )),
+            link.mtu.map_or("none".to_owned(), |m| m.to_string())
+        );
+    }
+    println!("scenarios (run/sweep SCENARIO): echo, messages, bulk");
+    println!("endpoints (--endpoint): raw, frames, kcp-default, kcp-normal, kcp-fast");
+    println!("other commands: kcp-table (B2 validation), speed");
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::List => {
+            list();
+            Ok(())
+        }
+        Command::Run(args) => run(args),
+        Command::Sweep(args) => sweep(args),
+        Command::KcpTable { seeds, timing } => kcp_table(seeds, timing),
+        Command::Speed { pairs, messages } => speed(pairs, messages),
+    };
+    if let Err(error) = result {
+        eprintln!("error: {error}");
+        std::process::exit(2);
+    }
+}
