@@ -98,14 +98,14 @@ fn axis(svg: &mut String, top: f64, title: &str, x_max: f64, y_max: f64, y_unit:
 <line x1="{MARGIN}" y1="{bottom}" x2="{}" y2="{bottom}" stroke="black"/>
 <line x1="{MARGIN}" y1="{top}" x2="{MARGIN}" y2="{bottom}" stroke="black"/>
 <text x="{}" y="{}" font-size="11" text-anchor="end">{x_max:.1} s</text>
-<text x="{}" y="{}" font-size="11" text-anchor="end">{y_max:.1} {y_unit}</text>
+<text x="{}" y="{}" font-size="11">{y_max:.1} {y_unit}</text>
 <text x="{}" y="{}" font-size="11" text-anchor="end">0</text>
 "##,
         top - 8.0,
         WIDTH - MARGIN,
         WIDTH - MARGIN,
         bottom + 14.0,
-        MARGIN - 4.0,
+        MARGIN + 4.0,
         top + 10.0,
         MARGIN - 4.0,
         bottom,
@@ -192,7 +192,7 @@ pub fn svg_plot(report: &RunReport, bucket_s: f64) -> String {
     axis(
         &mut svg,
         top2,
-        &format!("goodput (Mbit/s), {bucket_s} s buckets"),
+        &format!("goodput (Mbit/s), {bucket_s:.3} s buckets"),
         end_s,
         max_goodput,
         "Mbit/s",
