@@ -51,6 +51,7 @@
 #![warn(missing_docs)]
 
 pub mod frame;
+pub mod stream;
 pub mod time;
 
 pub use time::Timestamp;

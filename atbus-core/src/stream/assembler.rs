@@ -1,0 +1,395 @@
+//! The receiving half of a stream's data: reassembly of fragments into whole messages.
+//!
+//! # Model
+//!
+//! Fragments arrive in any order, duplicated, overlapping, and cut differently each time they
+//! are sent. The assembler keeps, above `read` (everything below was delivered):
+//!
+//! - `pieces`: disjoint received byte ranges, each a slice of a received buffer (no copy);
+//! - `boundaries`: offsets where a message ends (from fragments without `HAS_MORE`);
+//! - `metas`: the metadata of messages by first offset.
+//!
+//! A message is delivered when the bytes from `read` to the first boundary are all present;
+//! `read` then moves to that boundary. Acknowledgement state is derived, not stored:
+//! `contiguous` (everything below received) and the received ranges above it.
+//!
+//! Invariants: pieces and boundaries lie in `[read, read + window)`; buffered bytes never exceed
+//! `window` (data beyond it is refused, so memory is bounded by configuration, not by the peer);
+//! no boundary lies strictly inside a piece (a fragment never spans messages — input that would
+//! break this is refused as inconsistent); exactly-once: a byte is stored at most once and
+//! delivered at most once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+
+use super::{Fragment, MessageMeta};
+
+/// Why fragment input was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AssembleError {
+    /// Data beyond the receive window: dropped (the sender ignored flow control, or is far ahead).
+    #[error("data up to offset {end} beyond the receive window ending at {limit}")]
+    BeyondWindow {
+        /// End of the refused fragment.
+        end: u64,
+        /// End of the window.
+        limit: u64,
+    },
+    /// A fragment contradicts the message boundaries already known: a protocol violation.
+    #[error("fragment {start}..{end} contradicts a known message boundary")]
+    InconsistentBoundary {
+        /// Start of the fragment.
+        start: u64,
+        /// End of the fragment.
+        end: u64,
+    },
+    /// A message grows beyond the maximum message size: a protocol violation.
+    #[error("message starting at {start} exceeds the maximum message size of {max}")]
+    MessageTooLarge {
+        /// First offset of the message.
+        start: u64,
+        /// The limit.
+        max: u64,
+    },
+}
+
+/// A message reassembled from fragments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssembledMessage {
+    /// First offset of the message in the stream.
+    pub offset: u64,
+    /// The payload (a slice of the received buffer when it arrived in one fragment).
+    pub data: Bytes,
+    /// Metadata from its first fragment.
+    pub meta: MessageMeta,
+}
+
+/// Reassembly state of one stream.
+#[derive(Debug)]
+pub struct Assembler {
+    read: u64,
+    pieces: BTreeMap<u64, Bytes>,
+    boundaries: BTreeSet<u64>,
+    metas: BTreeMap<u64, MessageMeta>,
+    contiguous: u64,
+    buffered: u64,
+    max_received: u64,
+    window: u64,
+    max_message: u64,
+}
+
+impl Assembler {
+    /// An assembler accepting data up to `window` bytes beyond what was delivered, and messages
+    /// of at most `max_message` bytes.
+    pub fn new(window: u64, max_message: u64) -> Self {
+        Self {
+            read: 0,
+            pieces: BTreeMap::new(),
+            boundaries: BTreeSet::new(),
+            metas: BTreeMap::new(),
+            contiguous: 0,
+            buffered: 0,
+            max_received: 0,
+            window,
+            max_message,
+        }
+    }
+
+    /// Everything below this offset was received.
+    pub fn contiguous(&self) -> u64 {
+        self.contiguous
+    }
+
+    /// One past the highest byte received.
+    pub fn max_received(&self) -> u64 {
+        self.max_received
+    }
+
+    /// Everything below this offset was delivered.
+    pub fn read_offset(&self) -> u64 {
+        self.read
+    }
+
+    /// The sender may send up to this offset.
+    pub fn window_limit(&self) -> u64 {
+        self.read + self.window
+    }
+
+    /// Bytes held for reassembly.
+    pub fn buffered(&self) -> u64 {
+        self.buffered
+    }
+
+    /// Received ranges above [`contiguous`](Self::contiguous), ascending and merged.
+    pub fn received_ranges(&self) -> Vec<Range<u64>> {
+        let mut ranges: Vec<Range<u64>> = Vec::new();
+        for (&start, data) in self.pieces.range(self.contiguous..) {
+            let end = start + data.len() as u64;
+            match ranges.last_mut() {
+                Some(last) if last.end == start => last.end = end,
+                _ => ranges.push(start..end),
+            }
+        }
+        ranges
+    }
+
+    /// Takes in one fragment.
+    pub fn insert(&mut self, fragment: Fragment) -> Result<(), AssembleError> {
+        let start = fragment.offset;
+        let end =
+            start
+                .checked_add(fragment.data.len() as u64)
+                .ok_or(AssembleError::BeyondWindow {
+                    end: u64::MAX,
+                    limit: self.window_limit(),
+                })?;
+        if end > self.window_limit() {
+            return Err(AssembleError::BeyondWindow {
+                end,
+                limit: self.window_limit(),
+            });
+        }
+        if end <= self.read {
+            return Ok(()); // Already delivered: a duplicate.
+        }
+        if start == end {
+            // An empty fragment says at most that a message ends here; senders do not make them.
+            if !fragment.ends_message {
+                return Ok(());
+            }
+            if let Some((&s, data)) = self.pieces.range(..end).next_back()
+                && s + data.len() as u64 > end
+            {
+                return Err(AssembleError::InconsistentBoundary { start, end });
+            }
+            self.boundaries.insert(end);
+            return Ok(());
+        }
+        let inconsistent = AssembleError::InconsistentBoundary { start, end };
+        // No known boundary strictly inside this fragment...
+        if self.boundaries.range(start + 1..end).next().is_some() {
+            return Err(inconsistent);
+        }
+        // ...and, if it ends a message, no stored piece straddling its end.
+        if fragment.ends_message
+            && let Some((&s, data)) = self.pieces.range(..end).next_back()
+            && s + data.len() as u64 > end
+        {
+            return Err(inconsistent);
+        }
+        if fragment.ends_message {
+            self.boundaries.insert(end);
+        }
+        if let Some(meta) = fragment.meta
+            && start >= self.read
+        {
+            self.metas.insert(start, meta);
+        }
+        self.store(start.max(self.read), end, &fragment.data, start);
+        self.max_received = self.max_received.max(end);
+        while let Some(data) = self.pieces.get(&self.contiguous) {
+            self.contiguous += data.len() as u64;
+        }
+        // The first message has at least the contiguous bytes (exactly up to its end when that
+        // is known and present): a later message's end says nothing about the first one's size.
+        let first_message_len = match self.boundaries.first() {
+            Some(&end) if end <= self.contiguous => end - self.read,
+            _ => self.contiguous - self.read,
+        };
+        if first_message_len > self.max_message {
+            return Err(AssembleError::MessageTooLarge {
+                start: self.read,
+                max: self.max_message,
+            });
+        }
+        Ok(())
+    }
+
+    /// Stores the parts of `[from, to)` not yet held; `data` starts at `data_start`.
+    fn store(&mut self, from: u64, to: u64, data: &Bytes, data_start: u64) {
+        let mut gaps = Vec::new();
+        let mut cursor = from;
+        let first = self
+            .pieces
+            .range(..=from)
+            .next_back()
+            .filter(|(s, d)| **s + d.len() as u64 > from)
+            .map(|(s, _)| *s)
+            .unwrap_or(from);
+        for (&s, d) in self.pieces.range(first..to) {
+            if s > cursor {
+                gaps.push(cursor..s);
+            }
+            cursor = cursor.max(s + d.len() as u64);
+        }
+        if cursor < to {
+            gaps.push(cursor..to);
+        }
+        for gap in gaps {
+            let slice =
+                data.slice((gap.start - data_start) as usize..(gap.end - data_start) as usize);
+            self.buffered += slice.len() as u64;
+            self.pieces.insert(gap.start, slice);
+        }
+    }
+
+    /// The next whole message, if it has fully arrived.
+    pub fn pop(&mut self) -> Option<AssembledMessage> {
+        let end = *self.boundaries.first()?;
+        if self.contiguous < end {
+            return None;
+        }
+        let start = self.read;
+        let mut parts = Vec::new();
+        while let Some(entry) = self.pieces.first_entry() {
+            if *entry.key() >= end {
+                break;
+            }
+            parts.push(entry.remove());
+        }
+        let data = match parts.len() {
+            1 => parts.pop().expect("one part"),
+            _ => {
+                let mut joined = BytesMut::with_capacity((end - start) as usize);
+                parts.iter().for_each(|p| joined.extend_from_slice(p));
+                joined.freeze()
+            }
+        };
+        self.buffered -= data.len() as u64;
+        self.boundaries.remove(&end);
+        let meta = self.metas.remove(&start).unwrap_or_default();
+        // Metadata that claimed an offset inside this message is stale or bogus.
+        while self.metas.first_key_value().is_some_and(|(k, _)| *k < end) {
+            self.metas.pop_first();
+        }
+        self.read = end;
+        Some(AssembledMessage {
+            offset: start,
+            data,
+            meta,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fragment(offset: u64, data: &'static [u8], ends_message: bool) -> Fragment {
+        Fragment {
+            offset,
+            data: Bytes::from_static(data),
+            ends_message,
+            meta: None,
+        }
+    }
+
+    #[test]
+    fn out_of_order_overlapping_fragments_make_whole_messages() {
+        let mut assembler = Assembler::new(100, 100);
+        assembler.insert(fragment(5, b"wor", false)).unwrap();
+        assert_eq!(assembler.pop(), None);
+        assembler.insert(fragment(3, b"lo", true)).unwrap();
+        assembler.insert(fragment(7, b"rld!", true)).unwrap(); // overlaps "wor"
+        assert_eq!(assembler.received_ranges(), vec![3..11]);
+        assert_eq!(assembler.contiguous(), 0);
+        assembler.insert(fragment(0, b"hel", false)).unwrap();
+        assert_eq!(assembler.pop().unwrap().data, Bytes::from_static(b"hello"));
+        assert_eq!(assembler.pop().unwrap().data, Bytes::from_static(b"world!"));
+        assert_eq!(assembler.pop(), None);
+        assert_eq!(assembler.buffered(), 0);
+        // Duplicates of delivered data are ignored.
+        assembler.insert(fragment(0, b"hel", false)).unwrap();
+        assert_eq!(assembler.pop(), None);
+    }
+
+    #[test]
+    fn single_fragment_messages_are_not_copied() {
+        let mut assembler = Assembler::new(100, 100);
+        let data = Bytes::from_static(b"payload");
+        assembler
+            .insert(Fragment {
+                offset: 0,
+                data: data.clone(),
+                ends_message: true,
+                meta: None,
+            })
+            .unwrap();
+        assert_eq!(assembler.pop().unwrap().data.as_ptr(), data.as_ptr());
+    }
+
+    #[test]
+    fn window_bounds_memory() {
+        let mut assembler = Assembler::new(10, 100);
+        assert_eq!(
+            assembler.insert(fragment(8, b"abc", false)),
+            Err(AssembleError::BeyondWindow { end: 11, limit: 10 })
+        );
+        assert_eq!(
+            assembler.insert(Fragment {
+                offset: u64::MAX - 1,
+                data: Bytes::from_static(b"abc"),
+                ends_message: false,
+                meta: None
+            }),
+            Err(AssembleError::BeyondWindow {
+                end: u64::MAX,
+                limit: 10
+            })
+        );
+        assert_eq!(assembler.buffered(), 0);
+    }
+
+    #[test]
+    fn contradicting_boundaries_are_refused() {
+        let mut assembler = Assembler::new(100, 100);
+        assembler.insert(fragment(0, b"abcdef", false)).unwrap();
+        // Claims a message ends at 3, inside a fragment that did not end there.
+        assert_eq!(
+            assembler.insert(fragment(0, b"abc", true)),
+            Err(AssembleError::InconsistentBoundary { start: 0, end: 3 })
+        );
+        let mut assembler = Assembler::new(100, 100);
+        assembler.insert(fragment(0, b"abc", true)).unwrap();
+        assert_eq!(
+            assembler.insert(fragment(0, b"abcdef", false)),
+            Err(AssembleError::InconsistentBoundary { start: 0, end: 6 })
+        );
+    }
+
+    #[test]
+    fn empty_fragments_are_harmless() {
+        let mut assembler = Assembler::new(100, 100);
+        assembler.insert(fragment(0, b"abc", false)).unwrap();
+        assembler.insert(fragment(7, b"", false)).unwrap();
+        assembler.insert(fragment(3, b"", true)).unwrap();
+        assert_eq!(assembler.pop().unwrap().data, Bytes::from_static(b"abc"));
+        assert_eq!(
+            assembler
+                .insert(fragment(50, b"", true))
+                .and(assembler.insert(fragment(48, b"abcd", false))),
+            Err(AssembleError::InconsistentBoundary { start: 48, end: 52 })
+        );
+    }
+
+    #[test]
+    fn messages_above_the_maximum_are_refused() {
+        let mut assembler = Assembler::new(100, 4);
+        assert!(matches!(
+            assembler.insert(fragment(0, b"abcde", false)),
+            Err(AssembleError::MessageTooLarge { start: 0, max: 4 })
+        ));
+        let mut assembler = Assembler::new(100, 4);
+        // The end of a later message, with the first one incomplete, is fine...
+        assembler.insert(fragment(6, b"abc", true)).unwrap();
+        // ...until the bytes show the first message is longer than allowed.
+        assembler.insert(fragment(0, b"abc", false)).unwrap();
+        assert!(matches!(
+            assembler.insert(fragment(3, b"ab", false)),
+            Err(AssembleError::MessageTooLarge { start: 0, max: 4 })
+        ));
+    }
+}

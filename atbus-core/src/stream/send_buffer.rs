@@ -1,0 +1,436 @@
+//! The sending half of a stream's data: what is buffered, sent, acknowledged and lost.
+//!
+//! # Model
+//!
+//! The application writes whole messages; each takes the next `len` offsets of the stream
+//! (offsets count payload bytes). Every byte is in exactly one of these states:
+//!
+//! ```text
+//!   written ──send──▶ in flight ──ack──▶ acknowledged (freed once everything below is too)
+//!                         │  ▲
+//!                    lost │  │ send again
+//!                         ▼  │
+//!                       to resend
+//! ```
+//!
+//! - `acked`: every byte below is acknowledged; whole messages below it are dropped from memory.
+//! - `sacked`: ranges acknowledged above `acked` (selective acknowledgements). Never resent.
+//! - `lost`: ranges declared lost by the connection, waiting to be sent again (lowest first,
+//!   before any new data).
+//! - `next_new`: first byte never sent. New data is sent in order, within the peer's window.
+//!
+//! Invariants: `acked ≤ next_new ≤ end`; `lost` and `sacked` are disjoint and lie in
+//! `[acked, next_new)`; buffered bytes `end − acked ≤ capacity`.
+//!
+//! A range handed out for sending is cut into [`Fragment`]s at message boundaries, so a fragment
+//! never spans two messages: the receiver learns boundaries from `ends_message`, and the first
+//! fragment of a message (the one starting at its first offset) carries its [`MessageMeta`].
+//! The same range may be cut differently when it is sent again (another connection, another MTU).
+
+use std::collections::VecDeque;
+use std::ops::Range;
+
+use bytes::Bytes;
+
+use super::range_set::RangeSet;
+use super::{Fragment, MessageMeta};
+
+/// Why a message could not be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// Messages carry at least one byte (offsets are what tell messages apart).
+    #[error("empty message")]
+    Empty,
+    /// The message exceeds the maximum message size.
+    #[error("message of {len} bytes exceeds the maximum of {max}")]
+    TooLarge {
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The send buffer cannot take the message until more is acknowledged.
+    #[error("send buffer full: {len} bytes do not fit in the {available} available")]
+    Blocked {
+        /// The message's size.
+        len: usize,
+        /// Bytes free now.
+        available: u64,
+    },
+}
+
+/// Why an acknowledgement was refused. Each is a protocol violation by the peer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AckError {
+    /// The peer acknowledged bytes that were never sent.
+    #[error("acknowledgement up to {acked} but only {sent} bytes were sent")]
+    UnsentData {
+        /// Highest offset acknowledged.
+        acked: u64,
+        /// Offsets sent so far.
+        sent: u64,
+    },
+}
+
+#[derive(Debug)]
+struct Pending {
+    start: u64,
+    data: Bytes,
+    meta: Option<Box<MessageMeta>>,
+}
+
+impl Pending {
+    fn end(&self) -> u64 {
+        self.start + self.data.len() as u64
+    }
+}
+
+/// Unacknowledged data of one stream.
+#[derive(Debug)]
+pub struct SendBuffer {
+    messages: VecDeque<Pending>,
+    acked: u64,
+    sacked: RangeSet,
+    lost: RangeSet,
+    next_new: u64,
+    end: u64,
+    capacity: u64,
+    max_message: usize,
+}
+
+impl SendBuffer {
+    /// A buffer holding at most `capacity` unacknowledged bytes, refusing messages above
+    /// `max_message` bytes.
+    pub fn new(capacity: u64, max_message: usize) -> Self {
+        Self {
+            messages: VecDeque::new(),
+            acked: 0,
+            sacked: RangeSet::new(),
+            lost: RangeSet::new(),
+            next_new: 0,
+            end: 0,
+            capacity,
+            max_message,
+        }
+    }
+
+    /// Appends a message; returns the offsets it occupies.
+    pub fn write(
+        &mut self,
+        data: Bytes,
+        meta: Option<MessageMeta>,
+    ) -> Result<Range<u64>, WriteError> {
+        let len = data.len();
+        if len == 0 {
+            return Err(WriteError::Empty);
+        }
+        if len > self.max_message {
+            return Err(WriteError::TooLarge {
+                len,
+                max: self.max_message,
+            });
+        }
+        let available = self.capacity - (self.end - self.acked);
+        if len as u64 > available {
+            return Err(WriteError::Blocked { len, available });
+        }
+        let start = self.end;
+        self.end += len as u64;
+        self.messages.push_back(Pending {
+            start,
+            data,
+            meta: meta.filter(|m| *m != MessageMeta::default()).map(Box::new),
+        });
+        Ok(start..self.end)
+    }
+
+    /// Bytes written and not yet acknowledged.
+    pub fn unacked_bytes(&self) -> u64 {
+        self.end - self.acked
+    }
+
+    /// Bytes written and never sent.
+    pub fn unsent_bytes(&self) -> u64 {
+        self.end - self.next_new
+    }
+
+    /// Every byte below this offset is acknowledged.
+    pub fn acked_offset(&self) -> u64 {
+        self.acked
+    }
+
+    /// One past the highest byte ever sent.
+    pub fn sent_offset(&self) -> u64 {
+        self.next_new
+    }
+
+    /// Whether anything waits to be sent (again or for the first time) within `limit`.
+    pub fn has_sendable(&self, limit: u64) -> bool {
+        !self.lost.is_empty() || (self.next_new < self.end && self.next_new < limit)
+    }
+
+    /// Whether everything written was acknowledged.
+    pub fn is_fully_acked(&self) -> bool {
+        self.acked == self.end
+    }
+
+    /// Chooses the next range to send, at most `max_len` bytes: lost data first, then new data
+    /// below `limit` (the peer's flow-control limit). The range is taken out of the lost set or
+    /// off the unsent data; the caller turns it into [`fragments`](Self::fragments).
+    ///
+    /// When the range would cut a message that fits whole in `whole_up_to` bytes and other data
+    /// precedes it in the range, the range ends before that message instead, so that small
+    /// messages are not split across packets.
+    pub fn next_range(&mut self, max_len: u64, limit: u64, whole_up_to: u64) -> Option<Range<u64>> {
+        if max_len == 0 {
+            return None;
+        }
+        let candidate = if let Some(lost) = self.lost.first() {
+            lost.start..lost.end.min(lost.start + max_len)
+        } else {
+            let end = self
+                .end
+                .min(limit)
+                .min(self.next_new.saturating_add(max_len));
+            if end <= self.next_new {
+                return None;
+            }
+            self.next_new..end
+        };
+        let range = self.keep_small_messages_whole(candidate, whole_up_to);
+        if self.lost.first().is_some_and(|l| l.start == range.start) {
+            self.lost.remove(range.clone());
+        } else {
+            self.next_new = range.end;
+        }
+        Some(range)
+    }
+
+    fn keep_small_messages_whole(&self, range: Range<u64>, whole_up_to: u64) -> Range<u64> {
+        let Some(index) = self.message_index(range.end.saturating_sub(1)) else {
+            return range;
+        };
+        let last = &self.messages[index];
+        let cuts_it = range.end < last.end();
+        if cuts_it && last.start > range.start && last.data.len() as u64 <= whole_up_to {
+            range.start..last.start
+        } else {
+            range
+        }
+    }
+
+    /// Index of the message holding `offset`, if it is still buffered.
+    fn message_index(&self, offset: u64) -> Option<usize> {
+        let index = self.messages.partition_point(|m| m.end() <= offset);
+        (index < self.messages.len() && self.messages[index].start <= offset).then_some(index)
+    }
+
+    /// The fragments of `range`, cut at message boundaries. Parts already acknowledged are
+    /// skipped, so the result may be empty.
+    pub fn fragments(&self, range: Range<u64>, out: &mut Vec<Fragment>) {
+        let start = range.start.max(self.acked);
+        let Some(mut index) = self.message_index(start) else {
+            return;
+        };
+        let mut cursor = start;
+        while cursor < range.end && index < self.messages.len() {
+            let message = &self.messages[index];
+            let end = range.end.min(message.end());
+            let from = (cursor - message.start) as usize;
+            let to = (end - message.start) as usize;
+            out.push(Fragment {
+                offset: cursor,
+                data: message.data.slice(from..to),
+                ends_message: end == message.end(),
+                meta: if cursor == message.start {
+                    message.meta.as_deref().cloned()
+                } else {
+                    None
+                },
+            });
+            cursor = end;
+            index += 1;
+        }
+    }
+
+    /// Applies an acknowledgement: everything below `cumulative`, plus `ranges` above it.
+    /// Returns the number of bytes newly acknowledged.
+    pub fn on_ack(&mut self, cumulative: u64, ranges: &[Range<u64>]) -> Result<u64, AckError> {
+        let highest = ranges
+            .iter()
+            .map(|r| r.end)
+            .max()
+            .unwrap_or(0)
+            .max(cumulative);
+        if highest > self.next_new {
+            return Err(AckError::UnsentData {
+                acked: highest,
+                sent: self.next_new,
+            });
+        }
+        let before = self.acked_bytes();
+        if cumulative > self.acked {
+            self.sacked.insert(self.acked..cumulative);
+        }
+        for range in ranges {
+            self.sacked.insert(range.start.max(self.acked)..range.end);
+        }
+        // Advance the cumulative point over what is now contiguous.
+        if let Some(first) = self.sacked.first()
+            && first.start <= self.acked
+        {
+            self.acked = first.end;
+            self.sacked.remove_below(self.acked);
+        }
+        for range in self.sacked.iter().collect::<Vec<_>>() {
+            self.lost.remove(range);
+        }
+        self.lost.remove_below(self.acked);
+        while self.messages.front().is_some_and(|m| m.end() <= self.acked) {
+            self.messages.pop_front();
+        }
+        Ok(self.acked_bytes() - before)
+    }
+
+    fn acked_bytes(&self) -> u64 {
+        self.acked + self.sacked.iter().map(|r| r.end - r.start).sum::<u64>()
+    }
+
+    /// Declares `range` lost: whatever of it was sent and is not acknowledged will be sent again.
+    pub fn on_lost(&mut self, range: Range<u64>) {
+        let range = range.start.max(self.acked)..range.end.min(self.next_new);
+        for gap in self.sacked.gaps(range) {
+            self.lost.insert(gap);
+        }
+    }
+
+    /// Declares everything in flight lost (the connection carrying it died).
+    pub fn on_all_lost(&mut self) {
+        self.on_lost(self.acked..self.next_new);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::single_range_in_vec_init)] // a list of one acknowledged range is meant
+mod tests {
+    use super::*;
+
+    fn buffer_with(messages: &[&'static [u8]]) -> SendBuffer {
+        let mut buffer = SendBuffer::new(1 << 20, 1 << 16);
+        for m in messages {
+            buffer.write(Bytes::from_static(m), None).unwrap();
+        }
+        buffer
+    }
+
+    fn fragments(buffer: &SendBuffer, range: Range<u64>) -> Vec<(u64, Vec<u8>, bool)> {
+        let mut out = Vec::new();
+        buffer.fragments(range, &mut out);
+        out.into_iter()
+            .map(|f| (f.offset, f.data.to_vec(), f.ends_message))
+            .collect()
+    }
+
+    #[test]
+    fn write_refuses_empty_oversize_and_overflow() {
+        let mut buffer = SendBuffer::new(10, 8);
+        assert_eq!(buffer.write(Bytes::new(), None), Err(WriteError::Empty));
+        assert_eq!(
+            buffer.write(Bytes::from_static(&[0; 9]), None),
+            Err(WriteError::TooLarge { len: 9, max: 8 })
+        );
+        assert_eq!(buffer.write(Bytes::from_static(&[0; 8]), None), Ok(0..8));
+        assert_eq!(
+            buffer.write(Bytes::from_static(&[0; 3]), None),
+            Err(WriteError::Blocked {
+                len: 3,
+                available: 2
+            })
+        );
+    }
+
+    #[test]
+    fn ranges_are_cut_into_fragments_at_message_boundaries() {
+        let mut buffer = buffer_with(&[b"hello", b"world!", b"xy"]);
+        let range = buffer.next_range(8, u64::MAX, 0).unwrap();
+        assert_eq!(range, 0..8);
+        assert_eq!(
+            fragments(&buffer, range),
+            vec![(0, b"hello".to_vec(), true), (5, b"wor".to_vec(), false)]
+        );
+        let range = buffer.next_range(100, u64::MAX, 0).unwrap();
+        assert_eq!(
+            fragments(&buffer, range),
+            vec![(8, b"ld!".to_vec(), true), (11, b"xy".to_vec(), true)]
+        );
+        assert_eq!(buffer.next_range(100, u64::MAX, 0), None);
+    }
+
+    #[test]
+    fn small_messages_are_not_split_when_they_fit_a_packet() {
+        let mut buffer = buffer_with(&[b"hello", b"world!"]);
+        // 8 bytes would cut "world!", which fits whole in a 10-byte packet: stop before it.
+        assert_eq!(buffer.next_range(8, u64::MAX, 10), Some(0..5));
+        assert_eq!(buffer.next_range(8, u64::MAX, 10), Some(5..11));
+    }
+
+    #[test]
+    fn flow_control_limit_holds_new_data_back() {
+        let mut buffer = buffer_with(&[b"hello", b"world!"]);
+        assert_eq!(buffer.next_range(100, 7, 0), Some(0..7));
+        assert_eq!(buffer.next_range(100, 7, 0), None);
+        assert!(!buffer.has_sendable(7));
+        assert!(buffer.has_sendable(8));
+    }
+
+    #[test]
+    fn lost_ranges_go_first_and_acks_free_memory() {
+        let mut buffer = buffer_with(&[b"hello", b"world!", b"xy"]);
+        assert_eq!(buffer.next_range(100, u64::MAX, 0), Some(0..13));
+        // The peer got 0..3 and 8..13; 3..8 is lost.
+        assert_eq!(buffer.on_ack(3, &[8..13]), Ok(8));
+        buffer.on_lost(0..13);
+        assert_eq!(buffer.next_range(100, u64::MAX, 0), Some(3..8));
+        assert_eq!(
+            fragments(&buffer, 3..8),
+            vec![(3, b"lo".to_vec(), true), (5, b"wor".to_vec(), false)]
+        );
+        assert_eq!(buffer.next_range(100, u64::MAX, 0), None);
+        assert_eq!(buffer.on_ack(13, &[]), Ok(5));
+        assert!(buffer.is_fully_acked());
+        assert_eq!(buffer.messages.len(), 0);
+    }
+
+    #[test]
+    fn acks_for_unsent_data_are_refused() {
+        let mut buffer = buffer_with(&[b"hello"]);
+        buffer.next_range(2, u64::MAX, 0);
+        assert_eq!(
+            buffer.on_ack(3, &[]),
+            Err(AckError::UnsentData { acked: 3, sent: 2 })
+        );
+        assert_eq!(
+            buffer.on_ack(0, &[1..5]),
+            Err(AckError::UnsentData { acked: 5, sent: 2 })
+        );
+    }
+
+    #[test]
+    fn metadata_rides_on_the_first_fragment_only() {
+        let mut buffer = SendBuffer::new(100, 100);
+        let meta = MessageMeta {
+            packet_type: 120,
+            ..MessageMeta::default()
+        };
+        buffer
+            .write(Bytes::from_static(b"abcdef"), Some(meta.clone()))
+            .unwrap();
+        let mut out = Vec::new();
+        buffer.fragments(0..3, &mut out);
+        buffer.fragments(3..6, &mut out);
+        assert_eq!(out[0].meta, Some(meta));
+        assert_eq!(out[1].meta, None);
+    }
+}
