@@ -50,6 +50,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod congestion;
+pub mod connection;
 pub mod frame;
 pub mod stream;
 pub mod time;

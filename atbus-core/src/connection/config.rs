@@ -1,0 +1,78 @@
+//! Settings of a connection.
+
+use std::time::Duration;
+
+use crate::congestion::CongestionKind;
+use crate::frame::{DEFAULT_MAX_MESSAGE_SIZE, FrameLimits};
+
+/// Settings of one datagram connection and of the streams it carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionConfig {
+    /// Largest datagram sent (UDP payload). 1,232 is safe on every IPv6 path (and IPv4 with
+    /// common tunnels); path-MTU discovery may raise it later.
+    pub max_datagram: usize,
+    /// Largest message accepted for sending or receiving.
+    pub max_message_size: usize,
+    /// Unacknowledged bytes a stream buffers for sending.
+    pub stream_send_buffer: u64,
+    /// Bytes a stream accepts beyond what it delivered (its receive window).
+    pub stream_receive_window: u64,
+    /// Most streams the peer may open.
+    pub max_streams: usize,
+    /// Longest the receiver holds an acknowledgement back (unless latency mode).
+    pub max_ack_delay: Duration,
+    /// Assumed RTT before the first sample.
+    pub initial_rtt: Duration,
+    /// Bounds of the retransmission timeout.
+    pub min_rto: Duration,
+    /// Upper bound of the retransmission timeout.
+    pub max_rto: Duration,
+    /// Latency mode (game traffic): acknowledge every packet at once and probe for tail loss
+    /// after 1.25 × smoothed RTT, backing off by 1.5× instead of 2×.
+    pub latency_mode: bool,
+    /// The congestion controller.
+    pub congestion: CongestionKind,
+    /// Keep-alive: a ping after this long without sending anything ack-eliciting.
+    pub ping_interval: Duration,
+    /// Missed keep-alive intervals tolerated before the peer is declared gone.
+    pub ping_faults: u32,
+    /// Frame limits of the codec.
+    pub frame_limits: FrameLimits,
+}
+
+impl Default for ConnectionConfig {
+    /// libatbus defaults where they apply (2 MiB messages, ping every 8 s, 2 faults).
+    fn default() -> Self {
+        Self {
+            max_datagram: 1_232,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE as usize,
+            stream_send_buffer: 8 * 1024 * 1024,
+            stream_receive_window: 4 * 1024 * 1024,
+            max_streams: 1_024,
+            max_ack_delay: Duration::from_millis(10),
+            initial_rtt: Duration::from_millis(100),
+            min_rto: Duration::from_millis(10),
+            max_rto: Duration::from_secs(10),
+            latency_mode: false,
+            congestion: CongestionKind::NewReno,
+            ping_interval: Duration::from_secs(8),
+            ping_faults: 2,
+            frame_limits: FrameLimits::default(),
+        }
+    }
+}
+
+impl ConnectionConfig {
+    /// The settings for latency-critical game traffic.
+    pub fn latency() -> Self {
+        Self {
+            latency_mode: true,
+            ..Self::default()
+        }
+    }
+
+    /// The silence after which the peer is declared gone.
+    pub fn idle_timeout(&self) -> Duration {
+        self.ping_interval * (self.ping_faults + 1)
+    }
+}

@@ -1,0 +1,317 @@
+//! A reliable connection over one datagram link, carrying many ordered message streams.
+//!
+//! # Layers
+//!
+//! Every datagram holds one or more frames; every frame carries a hop-level *packet number*
+//! (strictly increasing, never reused). The peer acknowledges packet numbers, which drives RTT
+//! estimation, loss detection and congestion control without ambiguity, even for
+//! retransmissions. Stream data is acknowledged separately, by offset and ranges per stream
+//! (end-to-end reliability, the same through relays); a packet declared lost puts its stream
+//! ranges back at the front of their send queue at once.
+//!
+//! # State machine
+//!
+//! ```text
+//!            handle_datagram / handle_timeout / send
+//!   Open ───────────────────────────────────────────▶ Open
+//!     │  idle for ping_interval × (faults + 1), a peer's close frame,
+//!     │  or a protocol violation
+//!     ▼
+//!   Closed(reason)   — terminal: nothing is sent or accepted any more
+//! ```
+//!
+//! Inside `Open`, per event:
+//!
+//! - **datagram in**: decode (a bad datagram is dropped and counted); for each frame, record its
+//!   packet number (ack-eliciting frames arm an acknowledgement: at once in latency mode, on a
+//!   gap, or for every second packet, otherwise after `max_ack_delay`); stream data goes to the
+//!   stream's assembler; acknowledgements release stream data, update RTT and the congestion
+//!   window, and declare earlier packets lost by packet threshold (3) or time threshold (9/8 ×
+//!   RTT).
+//! - **timeout**: the earliest of the ack deadline, the loss-time deadline, the probe timeout
+//!   (PTO) and the keep-alive. A PTO sends a probe (the oldest unacknowledged data again, or a
+//!   ping) and backs off.
+//! - **poll_transmit**: an acknowledgement if one is due, then stream data (lost ranges first,
+//!   then new data, round-robin over streams, within the congestion window and each stream's
+//!   flow-control window), then a probe or keep-alive ping if due.
+//!
+//! # Invariants
+//!
+//! - Memory: per stream, unacknowledged send data ≤ `stream_send_buffer`, reassembly ≤
+//!   `stream_receive_window`; streams ≤ `max_streams`; acknowledgement ranges ≤
+//!   [`ack::MAX_ACK_RANGES`].
+//! - Nothing from a frame that failed decoding is used; an acknowledgement of data never sent
+//!   closes the connection with `PROTOCOL_VIOLATION`.
+//! - Bytes in flight never exceed the congestion window, except one probe per PTO.
+
+pub mod ack;
+mod config;
+mod receive;
+mod recovery;
+mod rtt;
+mod transmit;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+
+use crate::Timestamp;
+use crate::congestion::{CongestionController, new_controller};
+use crate::proto::CloseReason;
+use crate::stream::{Assembler, MessageMeta, RangeSet, SendBuffer, WriteError};
+
+pub use config::ConnectionConfig;
+pub use rtt::RttEstimator;
+
+use recovery::SentPackets;
+
+/// Something the connection tells its owner.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectionEvent {
+    /// A whole message arrived on `stream`.
+    Message {
+        /// The stream.
+        stream: i64,
+        /// The payload.
+        data: Bytes,
+        /// Its metadata.
+        meta: MessageMeta,
+    },
+    /// The connection closed; nothing more will happen on it.
+    Closed {
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Why a message could not be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The stream refused it.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The connection is closed.
+    #[error("connection closed")]
+    Closed,
+    /// Too many streams are open.
+    #[error("stream limit of {0} reached")]
+    StreamLimit(usize),
+}
+
+/// Counters for exporters and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// Datagrams sent.
+    pub datagrams_sent: u64,
+    /// Bytes sent (datagram payloads).
+    pub bytes_sent: u64,
+    /// Datagrams received.
+    pub datagrams_received: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Datagrams dropped because they did not decode.
+    pub datagrams_invalid: u64,
+    /// Packets declared lost.
+    pub packets_lost: u64,
+    /// Probe timeouts that fired.
+    pub probe_timeouts: u64,
+    /// Stream fragments sent again.
+    pub retransmitted_bytes: u64,
+}
+
+#[derive(Debug)]
+struct StreamState {
+    send: SendBuffer,
+    recv: Assembler,
+    /// The peer's flow-control limit for our data.
+    peer_limit: u64,
+    /// Our receive state changed since we last acknowledged it.
+    ack_dirty: bool,
+}
+
+/// A reliable datagram connection (sans-IO).
+#[derive(Debug)]
+pub struct Connection {
+    config: ConnectionConfig,
+    streams: BTreeMap<i64, StreamState>,
+    /// Round-robin position among streams.
+    next_stream: i64,
+    // Packet numbers we received, and acknowledgement scheduling.
+    received: RangeSet,
+    /// Packet numbers below this are no longer tracked (older acknowledgement ranges pruned).
+    received_floor: u64,
+    largest_received: u64,
+    ack_eliciting_unacked: u32,
+    ack_deadline: Option<Timestamp>,
+    ack_now: bool,
+    // Sending side.
+    next_packet_number: u64,
+    sent: SentPackets,
+    rtt: RttEstimator,
+    congestion: Box<dyn CongestionController>,
+    pto_count: u32,
+    probe_pending: bool,
+    last_ack_eliciting_sent: Option<Timestamp>,
+    last_received: Timestamp,
+    events: VecDeque<ConnectionEvent>,
+    closed: Option<CloseReason>,
+    close_frame_pending: bool,
+    stats: ConnectionStats,
+}
+
+impl Connection {
+    /// A connection that starts at `now`.
+    pub fn new(config: ConnectionConfig, now: Timestamp) -> Self {
+        let congestion = new_controller(config.congestion, config.max_datagram as u64);
+        Self {
+            rtt: RttEstimator::new(config.initial_rtt),
+            streams: BTreeMap::new(),
+            next_stream: 0,
+            received: RangeSet::new(),
+            received_floor: 0,
+            largest_received: 0,
+            ack_eliciting_unacked: 0,
+            ack_deadline: None,
+            ack_now: false,
+            next_packet_number: 1,
+            sent: SentPackets::default(),
+            congestion,
+            pto_count: 0,
+            probe_pending: false,
+            last_ack_eliciting_sent: None,
+            last_received: now,
+            events: VecDeque::new(),
+            closed: None,
+            close_frame_pending: false,
+            stats: ConnectionStats::default(),
+            config,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+
+    /// The RTT estimate.
+    pub fn rtt(&self) -> &RttEstimator {
+        &self.rtt
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &ConnectionStats {
+        &self.stats
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.closed
+    }
+
+    /// Queues a message on `stream` (opened on first use).
+    pub fn send(
+        &mut self,
+        _now: Timestamp,
+        stream: i64,
+        data: Bytes,
+        meta: Option<MessageMeta>,
+    ) -> Result<(), SendError> {
+        if self.closed.is_some() {
+            return Err(SendError::Closed);
+        }
+        let limit = self.config.max_streams;
+        let state = self
+            .stream_mut(stream)
+            .ok_or(SendError::StreamLimit(limit))?;
+        state.send.write(data, meta)?;
+        Ok(())
+    }
+
+    /// Unacknowledged bytes queued on all streams.
+    pub fn unacked_bytes(&self) -> u64 {
+        self.streams.values().map(|s| s.send.unacked_bytes()).sum()
+    }
+
+    /// Closes the connection: a close frame goes out with the next transmit.
+    pub fn close(&mut self, reason: CloseReason) {
+        if self.closed.is_none() {
+            self.close_frame_pending = true;
+            self.closed = Some(reason);
+            self.events.push_back(ConnectionEvent::Closed { reason });
+        }
+    }
+
+    fn stream_mut(&mut self, id: i64) -> Option<&mut StreamState> {
+        if !self.streams.contains_key(&id) {
+            if self.streams.len() >= self.config.max_streams {
+                return None;
+            }
+            let receive_window = self.config.stream_receive_window;
+            self.streams.insert(
+                id,
+                StreamState {
+                    send: SendBuffer::new(
+                        self.config.stream_send_buffer,
+                        self.config.max_message_size,
+                    ),
+                    recv: Assembler::new(receive_window, self.config.max_message_size as u64),
+                    // Until the peer says otherwise, it accepts a default window.
+                    peer_limit: receive_window,
+                    ack_dirty: false,
+                },
+            );
+        }
+        self.streams.get_mut(&id)
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<ConnectionEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        if self.closed.is_some() {
+            return None;
+        }
+        let idle = self.last_received + self.config.idle_timeout();
+        let keepalive =
+            self.last_ack_eliciting_sent.unwrap_or(self.last_received) + self.config.ping_interval;
+        [
+            self.ack_deadline,
+            self.recovery_deadline(),
+            Some(idle),
+            Some(keepalive),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// A timeout expired: acknowledgements, loss detection, probes, keep-alive, idle.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        if self.closed.is_some() {
+            return;
+        }
+        if now >= self.last_received + self.config.idle_timeout() {
+            self.closed = Some(CloseReason::IdleTimeout);
+            self.events.push_back(ConnectionEvent::Closed {
+                reason: CloseReason::IdleTimeout,
+            });
+            return;
+        }
+        if self.ack_deadline.is_some_and(|deadline| now >= deadline) {
+            self.ack_now = true;
+        }
+        self.on_recovery_timeout(now);
+        let keepalive =
+            self.last_ack_eliciting_sent.unwrap_or(self.last_received) + self.config.ping_interval;
+        if now >= keepalive {
+            self.probe_pending = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,172 @@
+//! Taking in datagrams: packet numbers, stream data, acknowledgements, closes.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use prost::Message as _;
+
+use super::ack::{MAX_ACK_RANGES, decode_packet_ack, decode_stream_ranges};
+use super::{Connection, ConnectionEvent};
+use crate::Timestamp;
+use crate::frame::DatagramDecoder;
+use crate::proto::{Acknowledge, CloseReason, Packet, PacketContent, frame_message::Body};
+use crate::stream::{AssembleError, Fragment};
+
+impl Connection {
+    /// A datagram arrived. A datagram that does not decode is dropped and counted; a frame that
+    /// breaks a protocol rule closes the connection with a reason.
+    pub fn handle_datagram(&mut self, now: Timestamp, datagram: Bytes) {
+        if self.closed.is_some() {
+            return;
+        }
+        let len = datagram.len() as u64;
+        let mut frames = Vec::new();
+        if DatagramDecoder::new(self.config.frame_limits)
+            .decode(datagram, &mut frames)
+            .is_err()
+        {
+            self.stats.datagrams_invalid += 1;
+            return;
+        }
+        self.stats.datagrams_received += 1;
+        self.stats.bytes_received += len;
+        self.last_received = now;
+        for frame in frames {
+            let number = frame.message.packet_number;
+            if number != 0 {
+                if self.received.contains(number) || number < self.received_floor {
+                    continue; // A duplicate, or too old to track.
+                }
+                self.received.insert(number..number + 1);
+                self.prune_received();
+            }
+            let ack_eliciting = match frame.message.body {
+                Some(Body::Packet(packet)) => {
+                    self.on_stream_packet(packet);
+                    true
+                }
+                Some(Body::Ping(_)) => true,
+                Some(Body::Pong(_)) | None => false,
+                Some(Body::Acknowledge(ack)) => {
+                    self.on_acknowledge(now, &ack);
+                    false
+                }
+                Some(Body::Close(close)) => {
+                    let reason =
+                        CloseReason::try_from(close.reason).unwrap_or(CloseReason::Unknown);
+                    self.closed = Some(reason);
+                    self.events.push_back(ConnectionEvent::Closed { reason });
+                    return;
+                }
+            };
+            if self.closed.is_some() {
+                return;
+            }
+            if ack_eliciting {
+                let in_order = number == self.largest_received + 1;
+                self.ack_eliciting_unacked += 1;
+                if self.config.latency_mode || !in_order || self.ack_eliciting_unacked >= 2 {
+                    self.ack_now = true;
+                } else if self.ack_deadline.is_none() {
+                    self.ack_deadline = Some(now + self.config.max_ack_delay);
+                }
+            }
+            self.largest_received = self.largest_received.max(number);
+        }
+        self.deliver();
+    }
+
+    /// Forgets old ranges of received packet numbers: acknowledgements only ever report the
+    /// newest [`MAX_ACK_RANGES`], and the set must not grow with the connection's age.
+    fn prune_received(&mut self) {
+        if self.received.len() > 2 * MAX_ACK_RANGES {
+            let keep_from = self
+                .received
+                .iter()
+                .rev()
+                .nth(MAX_ACK_RANGES - 1)
+                .map_or(0, |r| r.start);
+            self.received.remove_below(keep_from);
+            self.received_floor = keep_from;
+        }
+    }
+
+    fn on_stream_packet(&mut self, packet: Packet) {
+        let Ok(content) = PacketContent::decode(packet.content) else {
+            return self.close(CloseReason::ProtocolViolation);
+        };
+        let Some(stream) = self.stream_mut(packet.stream_id) else {
+            return self.close(CloseReason::StreamLimit);
+        };
+        let mut offset = packet.stream_offset;
+        for fragment in content.fragments {
+            let len = fragment.data.len() as u64;
+            match stream.recv.insert(Fragment::from_proto(offset, fragment)) {
+                Ok(()) => {}
+                // Beyond the window: the rest of the packet is dropped; the sender will resend.
+                Err(AssembleError::BeyondWindow { .. }) => break,
+                Err(AssembleError::MessageTooLarge { .. }) => {
+                    return self.close(CloseReason::MessageTooLarge);
+                }
+                Err(_) => return self.close(CloseReason::ProtocolViolation),
+            }
+            let Some(next) = offset.checked_add(len) else {
+                return self.close(CloseReason::ProtocolViolation);
+            };
+            offset = next;
+        }
+        stream.ack_dirty = true;
+    }
+
+    fn on_acknowledge(&mut self, now: Timestamp, ack: &Acknowledge) {
+        if let Some(packets) = &ack.packets {
+            let Ok(ranges) = decode_packet_ack(packets) else {
+                return self.close(CloseReason::ProtocolViolation);
+            };
+            if ranges
+                .first()
+                .is_some_and(|r| r.end > self.next_packet_number)
+            {
+                return self.close(CloseReason::ProtocolViolation);
+            }
+            let delay = Duration::from_micros(ack.ack_delay_microseconds.min(u64::from(u32::MAX)));
+            self.on_packets_acked(now, &ranges, delay);
+        }
+        for stream_ack in &ack.streams {
+            let Ok(ranges) =
+                decode_stream_ranges(stream_ack.acknowledge_offset, &stream_ack.received_ranges)
+            else {
+                return self.close(CloseReason::ProtocolViolation);
+            };
+            // Acknowledgements for streams we never sent on are ignored.
+            let Some(stream) = self.streams.get_mut(&stream_ack.stream_id) else {
+                continue;
+            };
+            if stream
+                .send
+                .on_ack(stream_ack.acknowledge_offset, &ranges)
+                .is_err()
+            {
+                return self.close(CloseReason::ProtocolViolation);
+            }
+            let limit = stream_ack
+                .acknowledge_offset
+                .saturating_add(stream_ack.window_size);
+            stream.peer_limit = stream.peer_limit.max(limit);
+        }
+    }
+
+    /// Moves whole messages to the event queue.
+    fn deliver(&mut self) {
+        for (&id, stream) in &mut self.streams {
+            while let Some(message) = stream.recv.pop() {
+                stream.ack_dirty = true;
+                self.events.push_back(ConnectionEvent::Message {
+                    stream: id,
+                    data: message.data,
+                    meta: message.meta,
+                });
+            }
+        }
+    }
+}

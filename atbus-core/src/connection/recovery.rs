@@ -1,0 +1,212 @@
+//! Loss recovery: packets in flight, acknowledgement processing, loss detection and probe
+//! timeouts (after RFC 9002, with a latency mode).
+//!
+//! - A packet is lost when a packet sent at least 3 numbers later is acknowledged (fast
+//!   retransmit on evidence of a gap), or when it is older than 9/8 × RTT and a later packet was
+//!   acknowledged (time threshold; the loss-time timer fires for the rest).
+//! - The probe timeout (PTO) fires when ack-eliciting packets are in flight and nothing was
+//!   acknowledged for `srtt + max(4 × rttvar, 1 ms) + max_ack_delay` (latency mode:
+//!   `max(1.25 × srtt, srtt + 2 × rttvar)`), bounded by `min_rto`/`max_rto`, doubling (latency
+//!   mode: ×1.5) per consecutive PTO. It sends the oldest unacknowledged data again as a probe
+//!   (tail-loss probe), even beyond the congestion window.
+//! - Three consecutive PTOs are persistent congestion: the congestion window restarts.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::time::Duration;
+
+use super::Connection;
+use crate::Timestamp;
+
+const PACKET_THRESHOLD: u64 = 3;
+const GRANULARITY: Duration = Duration::from_millis(1);
+const PERSISTENT_CONGESTION_PTOS: u32 = 3;
+
+/// A packet waiting for its acknowledgement.
+#[derive(Debug, Clone)]
+pub(super) struct SentPacket {
+    pub time_sent: Timestamp,
+    pub size: u64,
+    pub ack_eliciting: bool,
+    /// Stream ranges it carried.
+    pub ranges: Vec<(i64, Range<u64>)>,
+}
+
+/// Packets in flight, by packet number.
+#[derive(Debug, Default)]
+pub(super) struct SentPackets {
+    packets: BTreeMap<u64, SentPacket>,
+    pub bytes_in_flight: u64,
+    loss_time: Option<Timestamp>,
+    largest_acked: Option<u64>,
+}
+
+impl SentPackets {
+    fn has_ack_eliciting(&self) -> bool {
+        self.packets.values().any(|p| p.ack_eliciting)
+    }
+}
+
+impl Connection {
+    pub(super) fn on_packet_sent(&mut self, number: u64, packet: SentPacket) {
+        if packet.ack_eliciting {
+            self.last_ack_eliciting_sent = Some(packet.time_sent);
+            self.sent.bytes_in_flight += packet.size;
+            self.congestion.on_sent(packet.time_sent, packet.size);
+            self.sent.packets.insert(number, packet);
+        }
+    }
+
+    /// Applies the peer's acknowledgement of `ranges` (descending) of our packet numbers.
+    pub(super) fn on_packets_acked(
+        &mut self,
+        now: Timestamp,
+        ranges: &[Range<u64>],
+        ack_delay: Duration,
+    ) {
+        let Some(largest) = ranges.first().map(|r| r.end - 1) else {
+            return;
+        };
+        let mut newly_acked = Vec::new();
+        for range in ranges {
+            let numbers: Vec<u64> = self
+                .sent
+                .packets
+                .range(range.clone())
+                .map(|(n, _)| *n)
+                .collect();
+            for number in numbers {
+                if let Some(packet) = self.sent.packets.remove(&number) {
+                    newly_acked.push((number, packet));
+                }
+            }
+        }
+        if newly_acked.is_empty() {
+            return;
+        }
+        self.sent.largest_acked = Some(self.sent.largest_acked.map_or(largest, |l| l.max(largest)));
+        if let Some((_, packet)) = newly_acked.iter().find(|(n, _)| *n == largest) {
+            let delay = if self.config.latency_mode {
+                Duration::ZERO
+            } else {
+                ack_delay.min(self.config.max_ack_delay)
+            };
+            self.rtt.update(now - packet.time_sent, delay);
+        }
+        let smoothed = self.rtt.smoothed();
+        for (_, packet) in &newly_acked {
+            self.sent.bytes_in_flight -= packet.size;
+            self.congestion
+                .on_ack(now, packet.time_sent, packet.size, smoothed);
+        }
+        self.pto_count = 0;
+        self.detect_lost(now);
+    }
+
+    fn loss_delay(&self) -> Duration {
+        (self.rtt.smoothed().max(self.rtt.latest()) * 9 / 8).max(GRANULARITY)
+    }
+
+    fn detect_lost(&mut self, now: Timestamp) {
+        self.sent.loss_time = None;
+        let Some(largest_acked) = self.sent.largest_acked else {
+            return;
+        };
+        let delay = self.loss_delay();
+        let mut lost = Vec::new();
+        for (&number, packet) in self.sent.packets.range(..largest_acked) {
+            let deadline = packet.time_sent + delay;
+            if largest_acked - number >= PACKET_THRESHOLD || deadline <= now {
+                lost.push(number);
+            } else {
+                self.sent.loss_time =
+                    Some(self.sent.loss_time.map_or(deadline, |t| t.min(deadline)));
+            }
+        }
+        let mut latest_lost = None;
+        for number in lost {
+            let packet = self.sent.packets.remove(&number).expect("listed above");
+            self.sent.bytes_in_flight -= packet.size;
+            self.stats.packets_lost += 1;
+            latest_lost =
+                Some(latest_lost.map_or(packet.time_sent, |t: Timestamp| t.max(packet.time_sent)));
+            self.requeue(&packet.ranges);
+        }
+        if let Some(sent_at) = latest_lost {
+            self.congestion.on_congestion_event(now, sent_at);
+        }
+    }
+
+    /// Puts stream ranges back at the front of their send queues.
+    fn requeue(&mut self, ranges: &[(i64, Range<u64>)]) {
+        for (stream, range) in ranges {
+            if let Some(state) = self.streams.get_mut(stream) {
+                state.send.on_lost(range.clone());
+            }
+        }
+    }
+
+    fn pto_duration(&self) -> Duration {
+        let srtt = self.rtt.smoothed();
+        let base = if self.config.latency_mode {
+            (srtt * 5 / 4).max(srtt + 2 * self.rtt.variation())
+        } else {
+            srtt + (4 * self.rtt.variation()).max(GRANULARITY) + self.config.max_ack_delay
+        };
+        let mut duration = base.clamp(self.config.min_rto, self.config.max_rto);
+        for _ in 0..self.pto_count.min(16) {
+            duration = if self.config.latency_mode {
+                duration * 3 / 2
+            } else {
+                duration * 2
+            };
+            if duration >= self.config.max_rto {
+                return self.config.max_rto;
+            }
+        }
+        duration
+    }
+
+    /// The loss-time deadline, or else the probe timeout while ack-eliciting data is in flight.
+    pub(super) fn recovery_deadline(&self) -> Option<Timestamp> {
+        if self.sent.loss_time.is_some() {
+            return self.sent.loss_time;
+        }
+        if !self.sent.has_ack_eliciting() {
+            return None;
+        }
+        self.last_ack_eliciting_sent
+            .map(|sent| sent + self.pto_duration())
+    }
+
+    pub(super) fn on_recovery_timeout(&mut self, now: Timestamp) {
+        if self.sent.loss_time.is_some_and(|t| t <= now) {
+            self.detect_lost(now);
+            return;
+        }
+        if self
+            .recovery_deadline()
+            .is_none_or(|deadline| deadline > now)
+        {
+            return;
+        }
+        self.pto_count += 1;
+        self.stats.probe_timeouts += 1;
+        if self.pto_count == PERSISTENT_CONGESTION_PTOS {
+            self.congestion.on_persistent_congestion();
+        }
+        // Tail-loss probe: the oldest unacknowledged data goes out again first.
+        if let Some(ranges) = self
+            .sent
+            .packets
+            .values()
+            .find(|p| !p.ranges.is_empty())
+            .map(|p| p.ranges.clone())
+        {
+            self.requeue(&ranges);
+        }
+        self.probe_pending = true;
+        // The probe counts from now.
+        self.last_ack_eliciting_sent = Some(now);
+    }
+}

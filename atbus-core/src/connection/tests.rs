@@ -1,0 +1,312 @@
+//! A lock-step two-endpoint harness (after quinn-proto's `Pair`) and the connection's tests.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+
+use super::*;
+use crate::frame::{FrameLimits, encode_frame};
+use crate::proto::{Acknowledge, FrameMessage, PacketAcknowledge, frame_message::Body};
+
+/// Two connections joined by a wire with a fixed one-way delay and a drop rule.
+struct Pair {
+    a: Connection,
+    b: Connection,
+    now: Timestamp,
+    delay: Duration,
+    /// In flight towards b and towards a: (arrival, datagram).
+    to_b: VecDeque<(Timestamp, Bytes)>,
+    to_a: VecDeque<(Timestamp, Bytes)>,
+    /// Decides whether the n-th datagram of a direction (towards b: true) is dropped.
+    drop: Box<dyn FnMut(bool, u64) -> bool>,
+    sent: [u64; 2],
+    received_a: Vec<(i64, Bytes)>,
+    received_b: Vec<(i64, Bytes)>,
+}
+
+impl Pair {
+    fn new(config: ConnectionConfig, delay: Duration) -> Self {
+        Self {
+            a: Connection::new(config.clone(), Timestamp::ZERO),
+            b: Connection::new(config, Timestamp::ZERO),
+            now: Timestamp::ZERO,
+            delay,
+            to_b: VecDeque::new(),
+            to_a: VecDeque::new(),
+            drop: Box::new(|_, _| false),
+            sent: [0; 2],
+            received_a: Vec::new(),
+            received_b: Vec::new(),
+        }
+    }
+
+    fn flush(&mut self) {
+        let mut buf = BytesMut::new();
+        for towards_b in [true, false] {
+            loop {
+                buf.clear();
+                let conn = if towards_b { &mut self.a } else { &mut self.b };
+                if conn.poll_transmit(self.now, &mut buf).is_none() {
+                    break;
+                }
+                let count = &mut self.sent[usize::from(towards_b)];
+                *count += 1;
+                if (self.drop)(towards_b, *count) {
+                    continue;
+                }
+                let queue = if towards_b {
+                    &mut self.to_b
+                } else {
+                    &mut self.to_a
+                };
+                queue.push_back((self.now + self.delay, buf.split().freeze()));
+            }
+        }
+        while let Some(event) = self.a.poll_event() {
+            if let ConnectionEvent::Message { stream, data, .. } = event {
+                self.received_a.push((stream, data));
+            }
+        }
+        while let Some(event) = self.b.poll_event() {
+            if let ConnectionEvent::Message { stream, data, .. } = event {
+                self.received_b.push((stream, data));
+            }
+        }
+    }
+
+    /// Runs until nothing is in flight and no timer is due before `until`.
+    fn run_until(&mut self, until: Timestamp) {
+        loop {
+            self.flush();
+            let next = [
+                self.to_b.front().map(|d| d.0),
+                self.to_a.front().map(|d| d.0),
+                self.a.poll_timeout(),
+                self.b.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let Some(next) = next.filter(|t| *t <= until) else {
+                self.now = until;
+                return;
+            };
+            self.now = next.max(self.now);
+            while self.to_b.front().is_some_and(|d| d.0 <= self.now) {
+                let (_, datagram) = self.to_b.pop_front().expect("front");
+                self.b.handle_datagram(self.now, datagram);
+            }
+            while self.to_a.front().is_some_and(|d| d.0 <= self.now) {
+                let (_, datagram) = self.to_a.pop_front().expect("front");
+                self.a.handle_datagram(self.now, datagram);
+            }
+            if self.a.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.a.handle_timeout(self.now);
+            }
+            if self.b.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.b.handle_timeout(self.now);
+            }
+        }
+    }
+}
+
+fn payload(i: usize, len: usize) -> Bytes {
+    Bytes::from((0..len).map(|j| (i * 7 + j) as u8).collect::<Vec<_>>())
+}
+
+fn secs(n: u64) -> Timestamp {
+    Timestamp::from_millis(n * 1_000)
+}
+
+#[test]
+fn messages_flow_both_ways_in_order() {
+    let mut pair = Pair::new(ConnectionConfig::default(), Duration::from_millis(20));
+    for i in 0..100 {
+        pair.a.send(pair.now, 1, payload(i, 100), None).unwrap();
+        pair.b.send(pair.now, 2, payload(i, 50), None).unwrap();
+    }
+    pair.run_until(secs(2));
+    assert!(pair.received_b == (0..100).map(|i| (1, payload(i, 100))).collect::<Vec<_>>());
+    assert!(pair.received_a == (0..100).map(|i| (2, payload(i, 50))).collect::<Vec<_>>());
+    assert_eq!(pair.a.unacked_bytes(), 0);
+    assert!(pair.a.rtt().smoothed() >= Duration::from_millis(40));
+    assert!(
+        pair.a.rtt().smoothed() < Duration::from_millis(60),
+        "{:?}",
+        pair.a.rtt()
+    );
+}
+
+#[test]
+fn large_messages_are_fragmented_and_reassembled() {
+    let mut pair = Pair::new(ConnectionConfig::default(), Duration::from_millis(5));
+    let big = payload(1, 300_000);
+    pair.a.send(pair.now, 0, big.clone(), None).unwrap();
+    pair.a.send(pair.now, 0, payload(2, 10), None).unwrap();
+    pair.run_until(secs(10));
+    assert!(pair.received_b == vec![(0, big), (0, payload(2, 10))]);
+    assert!(pair.a.stats().datagrams_sent > 250);
+}
+
+#[test]
+fn loss_is_repaired_exactly_once_in_order() {
+    for (every, latency_mode) in [(3, false), (2, true), (5, true), (7, false)] {
+        let config = ConnectionConfig {
+            latency_mode,
+            ..ConnectionConfig::default()
+        };
+        let mut pair = Pair::new(config, Duration::from_millis(15));
+        pair.drop = Box::new(move |_, n| n % every == 0);
+        for i in 0..300 {
+            pair.a
+                .send(pair.now, 5, payload(i, 1 + i % 700), None)
+                .unwrap();
+        }
+        pair.run_until(secs(30));
+        let expected: Vec<_> = (0..300).map(|i| (5, payload(i, 1 + i % 700))).collect();
+        assert_eq!(
+            pair.received_b.len(),
+            expected.len(),
+            "dropping every {every}th datagram each way"
+        );
+        assert!(
+            pair.received_b == expected,
+            "wrong messages dropping every {every}th datagram"
+        );
+        assert!(pair.a.stats().packets_lost > 0);
+        assert_eq!(pair.a.unacked_bytes(), 0);
+    }
+}
+
+#[test]
+fn tail_loss_is_probed() {
+    let mut pair = Pair::new(ConnectionConfig::latency(), Duration::from_millis(10));
+    // The first two datagrams (the only data, then its first retransmission) are lost.
+    pair.drop = Box::new(|towards_b, n| towards_b && n <= 2);
+    pair.a.send(pair.now, 0, payload(0, 20), None).unwrap();
+    pair.run_until(secs(5));
+    assert_eq!(pair.received_b, vec![(0, payload(0, 20))]);
+    assert!(pair.a.stats().probe_timeouts >= 2);
+}
+
+#[test]
+fn keepalive_holds_an_idle_connection_and_silence_closes_it() {
+    let mut pair = Pair::new(ConnectionConfig::default(), Duration::from_millis(10));
+    pair.run_until(secs(60));
+    assert_eq!(pair.a.close_reason(), None);
+    assert_eq!(pair.b.close_reason(), None);
+    // The peer goes silent: declared gone ping interval × (faults + 1) = 24 s after the last
+    // datagram from it.
+    pair.drop = Box::new(|_, _| true);
+    let silent_since = pair.a.last_received;
+    pair.run_until(silent_since + Duration::from_millis(23_999));
+    assert_eq!(pair.a.close_reason(), None);
+    pair.run_until(silent_since + Duration::from_millis(24_001));
+    assert_eq!(pair.a.close_reason(), Some(CloseReason::IdleTimeout));
+}
+
+#[test]
+fn garbage_is_dropped_and_counted_without_closing() {
+    let mut connection = Connection::new(ConnectionConfig::default(), Timestamp::ZERO);
+    connection.handle_datagram(Timestamp::ZERO, Bytes::from_static(b"\x03\x05garbage"));
+    connection.handle_datagram(Timestamp::ZERO, Bytes::new());
+    assert_eq!(connection.stats().datagrams_invalid, 2);
+    assert_eq!(connection.close_reason(), None);
+}
+
+fn datagram(message: FrameMessage) -> Bytes {
+    let mut buf = BytesMut::new();
+    encode_frame(&message, &FrameLimits::default(), &mut buf).unwrap();
+    buf.freeze()
+}
+
+#[test]
+fn acknowledging_what_was_never_sent_closes_the_connection() {
+    let mut connection = Connection::new(ConnectionConfig::default(), Timestamp::ZERO);
+    connection.handle_datagram(
+        Timestamp::ZERO,
+        datagram(FrameMessage {
+            packet_number: 1,
+            body: Some(Body::Acknowledge(Acknowledge {
+                packets: Some(PacketAcknowledge {
+                    largest_packet_number: 1_000,
+                    ranges: vec![0],
+                }),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }),
+    );
+    assert_eq!(
+        connection.close_reason(),
+        Some(CloseReason::ProtocolViolation)
+    );
+    assert_eq!(
+        connection.poll_event(),
+        Some(ConnectionEvent::Closed {
+            reason: CloseReason::ProtocolViolation
+        })
+    );
+    // The close goes out once, then nothing more.
+    let mut buf = BytesMut::new();
+    assert!(
+        connection
+            .poll_transmit(Timestamp::ZERO, &mut buf)
+            .is_some()
+    );
+    assert!(
+        connection
+            .poll_transmit(Timestamp::ZERO, &mut buf)
+            .is_none()
+    );
+}
+
+#[test]
+fn absurd_acknowledgement_ranges_close_the_connection() {
+    let mut connection = Connection::new(ConnectionConfig::default(), Timestamp::ZERO);
+    connection
+        .send(Timestamp::ZERO, 0, payload(0, 10), None)
+        .unwrap();
+    let mut buf = BytesMut::new();
+    connection.poll_transmit(Timestamp::ZERO, &mut buf).unwrap();
+    connection.handle_datagram(
+        Timestamp::ZERO,
+        datagram(FrameMessage {
+            packet_number: 1,
+            body: Some(Body::Acknowledge(Acknowledge {
+                packets: Some(PacketAcknowledge {
+                    largest_packet_number: 1,
+                    ranges: vec![u64::MAX],
+                }),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }),
+    );
+    assert_eq!(
+        connection.close_reason(),
+        Some(CloseReason::ProtocolViolation)
+    );
+}
+
+#[test]
+fn streams_past_the_limit_close_the_connection() {
+    let config = ConnectionConfig {
+        max_streams: 4,
+        ..ConnectionConfig::default()
+    };
+    let mut sender = Pair::new(ConnectionConfig::default(), Duration::from_millis(1));
+    for stream in 0..5 {
+        sender
+            .a
+            .send(sender.now, stream, payload(0, 10), None)
+            .unwrap();
+    }
+    let mut buf = BytesMut::new();
+    let mut receiver = Connection::new(config, Timestamp::ZERO);
+    while sender.a.poll_transmit(Timestamp::ZERO, &mut buf).is_some() {
+        receiver.handle_datagram(Timestamp::ZERO, buf.split().freeze());
+    }
+    assert_eq!(receiver.close_reason(), Some(CloseReason::StreamLimit));
+}

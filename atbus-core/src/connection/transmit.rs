@@ -1,0 +1,231 @@
+//! Building datagrams: an acknowledgement when one is due, then stream data, then a probe.
+
+use bytes::BytesMut;
+use prost::Message as _;
+
+use super::Connection;
+use super::ack::{encode_packet_ack, encode_stream_ranges};
+use super::recovery::SentPacket;
+use crate::Timestamp;
+use crate::frame::{encode_frame, encoded_frame_len};
+use crate::proto::{
+    Acknowledge, ConnectionClose, FrameMessage, Packet, PacketContent, PingData, StreamAcknowledge,
+    frame_message::Body,
+};
+
+/// Room kept for the frame header, the packet fields and one fragment's fields.
+const PACKET_OVERHEAD: usize = 48;
+/// Extra room per additional fragment (its key, length and flag).
+const FRAGMENT_OVERHEAD: usize = 12;
+/// Below this much space a data frame is not worth starting.
+const MIN_DATA_SPACE: usize = 64;
+
+impl Connection {
+    /// Appends the next datagram to `buf` and returns its size, or `None` when there is
+    /// nothing to send now.
+    pub fn poll_transmit(&mut self, now: Timestamp, buf: &mut BytesMut) -> Option<usize> {
+        let start = buf.len();
+        if self.closed.is_some() {
+            if !self.close_frame_pending {
+                return None;
+            }
+            self.close_frame_pending = false;
+            let reason = self.closed.expect("closed") as i32;
+            let close = FrameMessage {
+                packet_number: self.take_packet_number(),
+                body: Some(Body::Close(ConnectionClose {
+                    reason,
+                    message: String::new(),
+                })),
+                ..Default::default()
+            };
+            self.write_frame(&close, buf);
+            return self.finish_datagram(buf, start);
+        }
+        let has_data = self.has_sendable_data();
+        if self.ack_now || (has_data && self.ack_wanted()) {
+            self.write_ack(now, buf);
+        }
+        let mut ack_eliciting = false;
+        while has_data && self.has_sendable_data() {
+            let used = buf.len() - start;
+            let space = self.config.max_datagram.saturating_sub(used);
+            if space < MIN_DATA_SPACE {
+                break;
+            }
+            if !self.probe_pending
+                && self.sent.bytes_in_flight + space as u64 > self.congestion.window()
+            {
+                break;
+            }
+            if !self.write_stream_packet(now, space, buf) {
+                break;
+            }
+            ack_eliciting = true;
+            self.probe_pending = false;
+        }
+        if self.probe_pending && !ack_eliciting {
+            let number = self.take_packet_number();
+            let ping = FrameMessage {
+                packet_number: number,
+                body: Some(Body::Ping(PingData {
+                    timepoint_microseconds: now.as_micros(),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            };
+            let size = self.write_frame(&ping, buf);
+            self.on_packet_sent(
+                number,
+                SentPacket {
+                    time_sent: now,
+                    size: size as u64,
+                    ack_eliciting: true,
+                    ranges: Vec::new(),
+                },
+            );
+            self.probe_pending = false;
+        }
+        self.finish_datagram(buf, start)
+    }
+
+    fn finish_datagram(&mut self, buf: &BytesMut, start: usize) -> Option<usize> {
+        let len = buf.len() - start;
+        if len == 0 {
+            return None;
+        }
+        self.stats.datagrams_sent += 1;
+        self.stats.bytes_sent += len as u64;
+        Some(len)
+    }
+
+    fn take_packet_number(&mut self) -> u64 {
+        let number = self.next_packet_number;
+        self.next_packet_number += 1;
+        number
+    }
+
+    fn write_frame(&self, message: &FrameMessage, buf: &mut BytesMut) -> usize {
+        // Frames built here stay far below the frame limit.
+        encode_frame(message, &self.config.frame_limits, buf).expect("frame within limits")
+    }
+
+    fn ack_wanted(&self) -> bool {
+        self.ack_eliciting_unacked > 0 || self.streams.values().any(|s| s.ack_dirty)
+    }
+
+    fn has_sendable_data(&self) -> bool {
+        self.streams
+            .values()
+            .any(|s| s.send.has_sendable(s.peer_limit))
+    }
+
+    fn write_ack(&mut self, now: Timestamp, buf: &mut BytesMut) {
+        let streams = self
+            .streams
+            .iter_mut()
+            .filter(|(_, s)| s.ack_dirty)
+            .map(|(&id, s)| {
+                s.ack_dirty = false;
+                let contiguous = s.recv.contiguous();
+                StreamAcknowledge {
+                    stream_id: id,
+                    acknowledge_offset: contiguous,
+                    received_max_offset: s.recv.max_received(),
+                    received_ranges: encode_stream_ranges(contiguous, &s.recv.received_ranges()),
+                    window_size: s.recv.window_limit() - contiguous,
+                }
+            })
+            .collect();
+        let delay = self.ack_deadline.map_or(0, |deadline| {
+            (now - (deadline - self.config.max_ack_delay)).as_micros() as u64
+        });
+        let ack = FrameMessage {
+            packet_number: self.take_packet_number(),
+            body: Some(Body::Acknowledge(Acknowledge {
+                streams,
+                timepoint_microseconds: 0,
+                ack_delay_microseconds: delay,
+                packets: encode_packet_ack(&self.received),
+            })),
+            ..Default::default()
+        };
+        self.write_frame(&ack, buf);
+        self.ack_now = false;
+        self.ack_deadline = None;
+        self.ack_eliciting_unacked = 0;
+    }
+
+    /// Writes one packet of stream data into at most `space` bytes; false if nothing fit.
+    fn write_stream_packet(&mut self, now: Timestamp, space: usize, buf: &mut BytesMut) -> bool {
+        let Some(stream) = self.next_sendable_stream() else {
+            return false;
+        };
+        let number = self.next_packet_number;
+        let state = self
+            .streams
+            .get_mut(&stream)
+            .expect("sendable stream exists");
+        let sent_before = state.send.sent_offset();
+        let whole_up_to = (self.config.max_datagram - PACKET_OVERHEAD) as u64;
+        let mut budget = space.saturating_sub(PACKET_OVERHEAD) as u64;
+        for _attempt in 0..3 {
+            let Some(range) = state.send.next_range(budget, state.peer_limit, whole_up_to) else {
+                return false;
+            };
+            let mut fragments = Vec::new();
+            state.send.fragments(range.clone(), &mut fragments);
+            if fragments.is_empty() {
+                // Entirely acknowledged meanwhile: nothing to resend.
+                continue;
+            }
+            let content = PacketContent {
+                fragments: fragments.iter().map(|f| f.to_proto()).collect(),
+            };
+            let message = FrameMessage {
+                packet_number: number,
+                body: Some(Body::Packet(Packet {
+                    stream_id: stream,
+                    stream_offset: fragments[0].offset,
+                    content: content.encode_to_vec().into(),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            };
+            let size = encoded_frame_len(&message);
+            if size > space {
+                // More fragments (or metadata) than the estimate allowed: put the range back and
+                // try a smaller one.
+                state.send.on_lost(range);
+                budget = budget.saturating_sub((size - space + FRAGMENT_OVERHEAD) as u64);
+                continue;
+            }
+            self.stats.retransmitted_bytes +=
+                sent_before.min(range.end).saturating_sub(range.start);
+            self.next_packet_number += 1;
+            self.write_frame(&message, buf);
+            self.on_packet_sent(
+                number,
+                SentPacket {
+                    time_sent: now,
+                    size: size as u64,
+                    ack_eliciting: true,
+                    ranges: vec![(stream, range)],
+                },
+            );
+            self.next_stream = stream.wrapping_add(1);
+            return true;
+        }
+        false
+    }
+
+    /// Round-robin: the first stream at or after `next_stream` with data to send.
+    fn next_sendable_stream(&self) -> Option<i64> {
+        let sendable = |(_, s): &(&i64, &super::StreamState)| s.send.has_sendable(s.peer_limit);
+        self.streams
+            .range(self.next_stream..)
+            .find(sendable)
+            .or_else(|| self.streams.range(..self.next_stream).find(sendable))
+            .map(|(&id, _)| id)
+    }
+}
