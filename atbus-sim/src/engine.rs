@@ -547,15 +547,17 @@ impl Simulator {
         let mut received = Vec::new();
         loop {
             let mut progressed = false;
-            while let Some(transmit) = self.nodes[node].endpoint.poll_transmit(now) {
-                self.transmit(node, transmit.link, transmit.data);
-                progressed = true;
-            }
+            // Messages first: the application's answers (echoes) then leave in the same
+            // transmissions as the acknowledgements of what they answer.
             while let Some(message) = self.nodes[node].endpoint.poll_received() {
                 received.push(message);
             }
             for message in received.drain(..) {
                 self.on_received(node, message);
+                progressed = true;
+            }
+            while let Some(transmit) = self.nodes[node].endpoint.poll_transmit(now) {
+                self.transmit(node, transmit.link, transmit.data);
                 progressed = true;
             }
             if self.offer_bulk(node) {

@@ -56,7 +56,9 @@ pub mod seeds;
 mod workload;
 
 pub use endpoint::{Endpoint, LinkId, NodeId, Received, SendError, Transmit};
-pub use endpoints::{FrameEndpoint, KcpConfig, KcpEndpoint, KcpMode, KcpTiming, RawEndpoint};
+pub use endpoints::{
+    AtbusEndpoint, FrameEndpoint, KcpConfig, KcpEndpoint, KcpMode, KcpTiming, RawEndpoint,
+};
 pub use engine::{EndpointFactory, Outcome, RunReport, Simulator};
 pub use link::{LinkConfig, LinkKind, LossModel};
 pub use metrics::{DropCause, LatencySummary, Metrics};

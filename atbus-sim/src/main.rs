@@ -6,12 +6,14 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use atbus_core::connection::ConnectionConfig;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use atbus_sim::scenarios::{self, KCP_PUBLISHED};
 use atbus_sim::{
-    Endpoint, FrameEndpoint, KcpConfig, KcpEndpoint, KcpMode, KcpTiming, LinkConfig, LinkKind,
-    LossModel, NodeId, RawEndpoint, RunReport, Scenario, Simulator, Workload, presets, report,
+    AtbusEndpoint, Endpoint, FrameEndpoint, KcpConfig, KcpEndpoint, KcpMode, KcpTiming, LinkConfig,
+    LinkKind, LossModel, NodeId, RawEndpoint, RunReport, Scenario, Simulator, Workload, presets,
+    report,
 };
 
 #[derive(Parser)]
@@ -41,6 +43,12 @@ enum Command {
         /// `tick`: update every 1 ms as test.cpp does; `check`: event-driven by ikcp_check.
         #[arg(long, value_enum, default_value_t = Timing::Tick)]
         timing: Timing,
+    },
+    /// B2: atbus (latency mode and default) against KCP fast mode, same link, workload and seeds.
+    B2 {
+        /// Seeds (0, 1, ...).
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
     },
     /// Measure the simulator: simulated deliveries per second of wall time.
     Speed {
@@ -81,6 +89,10 @@ enum EndpointKind {
     KcpNormal,
     /// The kcp crate, fast mode.
     KcpFast,
+    /// atbus connections, default settings.
+    Atbus,
+    /// atbus connections, latency mode.
+    AtbusLatency,
 }
 
 #[derive(clap::Args, Clone)]
@@ -221,6 +233,8 @@ fn endpoint(kind: EndpointKind, node: NodeId) -> Box<dyn Endpoint> {
         EndpointKind::KcpDefault => kcp(KcpMode::Default),
         EndpointKind::KcpNormal => kcp(KcpMode::Normal),
         EndpointKind::KcpFast => kcp(KcpMode::Fast),
+        EndpointKind::Atbus => Box::new(AtbusEndpoint::new(ConnectionConfig::default())),
+        EndpointKind::AtbusLatency => Box::new(AtbusEndpoint::new(ConnectionConfig::latency())),
     }
 }
 
@@ -350,6 +364,65 @@ fn kcp_table(seeds: u64, timing: Timing) -> Result<(), String> {
     Ok(())
 }
 
+fn b2(seeds: u64) -> Result<(), String> {
+    type Runner = Box<dyn Fn(u64) -> Result<RunReport, atbus_sim::ScenarioError>>;
+    let contenders: [(&str, Runner); 3] = [
+        (
+            "kcp fast",
+            Box::new(|seed| scenarios::run_kcp_b2(KcpMode::Fast, seed)),
+        ),
+        (
+            "atbus latency mode",
+            Box::new(|seed| scenarios::run_atbus_b2(&ConnectionConfig::latency(), seed)),
+        ),
+        (
+            "atbus default",
+            Box::new(|seed| scenarios::run_atbus_b2(&ConnectionConfig::default(), seed)),
+        ),
+    ];
+    println!(
+        "B2: KCP's test link and workload (1,001 echoes of 8 bytes every 20 ms), {seeds} seeds each"
+    );
+    println!(
+        "{:<20} {:>10} {:>10} {:>10} {:>14} {:>12} {:>12} {:>12}",
+        "endpoint", "avg ms", "p99 ms", "max ms", "bytes/run", "avg/kcp", "max/kcp", "bytes/kcp"
+    );
+    let mut baseline = None;
+    for (name, run) in &contenders {
+        let (mut avg, mut p99, mut max, mut bytes) = (0.0, 0.0, 0.0f64, 0u64);
+        for seed in 0..seeds {
+            let report = run(seed).map_err(|e| e.to_string())?;
+            let m = &report.metrics;
+            if report.outcome != atbus_sim::Outcome::Completed
+                || m.duplicate_deliveries + m.out_of_order_deliveries + m.corrupted_deliveries > 0
+            {
+                return Err(format!(
+                    "{name} seed {seed}: {:?}, delivery anomalies",
+                    report.outcome
+                ));
+            }
+            let latency = m.latency(None);
+            avg += latency.avg_ms;
+            p99 += latency.p99_ms;
+            max = max.max(latency.max_ms);
+            bytes += m.total_traffic().bytes_sent;
+        }
+        let n = seeds.max(1) as f64;
+        let (avg, p99, bytes) = (avg / n, p99 / n, bytes as f64 / n);
+        let (base_avg, base_max, base_bytes) = *baseline.get_or_insert((avg, max, bytes));
+        println!(
+            "{name:<20} {avg:>10.1} {p99:>10.1} {max:>10.1} {bytes:>14.0} {:>12.3} {:>12.3} {:>12.3}",
+            avg / base_avg,
+            max / base_max,
+            bytes / base_bytes
+        );
+    }
+    println!(
+        "avg, p99: means over seeds; max: over all seeds; bytes: datagram payloads both ways."
+    );
+    Ok(())
+}
+
 fn speed(pairs: usize, messages: u64) -> Result<(), String> {
     let scenario = scenarios::speed(1, pairs, messages);
     let mut factory = scenarios::raw_endpoints;
@@ -385,8 +458,10 @@ fn list() {
         );
     }
     println!("scenarios (run/sweep SCENARIO): echo, messages, bulk");
-    println!("endpoints (--endpoint): raw, frames, kcp-default, kcp-normal, kcp-fast");
-    println!("other commands: kcp-table (B2 validation), speed");
+    println!(
+        "endpoints (--endpoint): raw, frames, kcp-default, kcp-normal, kcp-fast, atbus, atbus-latency"
+    );
+    println!("other commands: kcp-table (KCP validation), b2 (atbus against KCP), speed");
 }
 
 fn main() {
@@ -399,6 +474,7 @@ fn main() {
         Command::Run(args) => run(args),
         Command::Sweep(args) => sweep(args),
         Command::KcpTable { seeds, timing } => kcp_table(seeds, timing),
+        Command::B2 { seeds } => b2(seeds),
         Command::Speed { pairs, messages } => speed(pairs, messages),
     };
     if let Err(error) = result {

@@ -44,6 +44,17 @@ pub fn run_kcp_b2(mode: KcpMode, seed: u64) -> Result<RunReport, ScenarioError> 
     Ok(Simulator::new(b2_echo(seed), &mut factory)?.run())
 }
 
+/// Runs B2 with atbus connections configured by `config`.
+pub fn run_atbus_b2(
+    config: &atbus_core::connection::ConnectionConfig,
+    seed: u64,
+) -> Result<RunReport, ScenarioError> {
+    let mut factory = |_: crate::NodeId, _: &str| -> Box<dyn Endpoint> {
+        Box::new(crate::AtbusEndpoint::new(config.clone()))
+    };
+    Ok(Simulator::new(b2_echo(seed), &mut factory)?.run())
+}
+
 /// Echo of 64-byte messages every 20 ms over a link preset, with the unreliable frame endpoint.
 pub fn frame_echo(preset: &str, link: LinkConfig, seed: u64, count: u64) -> Scenario {
     Scenario::new(format!("frame_echo/{preset}"), seed)

@@ -5,6 +5,9 @@ use std::time::Duration;
 use crate::congestion::CongestionKind;
 use crate::frame::{DEFAULT_MAX_MESSAGE_SIZE, FrameLimits};
 
+/// Largest message that latency-mode redundancy sends twice.
+pub const REDUNDANT_MESSAGE_MAX: u64 = 256;
+
 /// Settings of one datagram connection and of the streams it carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionConfig {
@@ -30,6 +33,11 @@ pub struct ConnectionConfig {
     /// Latency mode (game traffic): acknowledge every packet at once and probe for tail loss
     /// after 1.25 × smoothed RTT, backing off by 1.5× instead of 2×.
     pub latency_mode: bool,
+    /// Redundancy for small messages (latency mode): each data packet also carries this many
+    /// earlier messages of its stream again, when they are still unacknowledged, at most
+    /// [`REDUNDANT_MESSAGE_MAX`] bytes each, and fit. A lost packet is then usually repaired by
+    /// the next one instead of by loss detection. 0 turns it off.
+    pub redundant_messages: u32,
     /// The congestion controller.
     pub congestion: CongestionKind,
     /// Keep-alive: a ping after this long without sending anything ack-eliciting.
@@ -54,6 +62,7 @@ impl Default for ConnectionConfig {
             min_rto: Duration::from_millis(10),
             max_rto: Duration::from_secs(10),
             latency_mode: false,
+            redundant_messages: 0,
             congestion: CongestionKind::NewReno,
             ping_interval: Duration::from_secs(8),
             ping_faults: 2,
@@ -67,6 +76,7 @@ impl ConnectionConfig {
     pub fn latency() -> Self {
         Self {
             latency_mode: true,
+            redundant_messages: 1,
             ..Self::default()
         }
     }

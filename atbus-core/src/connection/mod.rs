@@ -60,7 +60,7 @@ use crate::congestion::{CongestionController, new_controller};
 use crate::proto::CloseReason;
 use crate::stream::{Assembler, MessageMeta, RangeSet, SendBuffer, WriteError};
 
-pub use config::ConnectionConfig;
+pub use config::{ConnectionConfig, REDUNDANT_MESSAGE_MAX};
 pub use rtt::RttEstimator;
 
 use recovery::SentPackets;

@@ -173,6 +173,21 @@ impl Connection {
             let Some(range) = state.send.next_range(budget, state.peer_limit, whole_up_to) else {
                 return false;
             };
+            // Redundancy: lead with up to `redundant_messages` earlier small messages of this
+            // stream that are still unacknowledged, when they fit.
+            let mut earlier_start = range.start;
+            for _ in 0..self.config.redundant_messages {
+                match state.send.message_before(earlier_start) {
+                    Some(previous)
+                        if previous.end - previous.start <= super::REDUNDANT_MESSAGE_MAX
+                            && range.end - previous.start <= budget =>
+                    {
+                        earlier_start = previous.start.max(state.send.acked_offset());
+                    }
+                    _ => break,
+                }
+            }
+            let range = earlier_start..range.end;
             let mut fragments = Vec::new();
             state.send.fragments(range.clone(), &mut fragments);
             if fragments.is_empty() {

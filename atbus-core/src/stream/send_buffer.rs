@@ -221,6 +221,17 @@ impl SendBuffer {
         }
     }
 
+    /// The offsets of the message that ends at or straddles `offset` from below (the message
+    /// holding `offset - 1`), if it is still buffered and not wholly acknowledged.
+    pub fn message_before(&self, offset: u64) -> Option<Range<u64>> {
+        if offset <= self.acked {
+            return None;
+        }
+        let index = self.message_index(offset - 1)?;
+        let message = &self.messages[index];
+        Some(message.start..message.end())
+    }
+
     /// Index of the message holding `offset`, if it is still buffered.
     fn message_index(&self, offset: u64) -> Option<usize> {
         let index = self.messages.partition_point(|m| m.end() <= offset);
@@ -301,6 +312,9 @@ impl SendBuffer {
     /// Declares `range` lost: whatever of it was sent and is not acknowledged will be sent again.
     pub fn on_lost(&mut self, range: Range<u64>) {
         let range = range.start.max(self.acked)..range.end.min(self.next_new);
+        if range.is_empty() {
+            return; // Acknowledged (or never sent) meanwhile.
+        }
         for gap in self.sacked.gaps(range) {
             self.lost.insert(gap);
         }
@@ -401,6 +415,28 @@ mod tests {
         assert_eq!(buffer.on_ack(13, &[]), Ok(5));
         assert!(buffer.is_fully_acked());
         assert_eq!(buffer.messages.len(), 0);
+    }
+
+    #[test]
+    fn message_before_finds_unacknowledged_predecessors() {
+        let mut buffer = buffer_with(&[b"hello", b"world!"]);
+        buffer.next_range(11, u64::MAX, 0);
+        assert_eq!(buffer.message_before(11), Some(5..11));
+        assert_eq!(buffer.message_before(5), Some(0..5));
+        assert_eq!(buffer.message_before(3), Some(0..5));
+        buffer.on_ack(5, &[]).unwrap();
+        assert_eq!(buffer.message_before(5), None);
+    }
+
+    #[test]
+    #[allow(clippy::reversed_empty_ranges)] // an inverted range is part of what is tested
+    fn losses_of_acknowledged_data_are_ignored() {
+        let mut buffer = buffer_with(&[b"hello"]);
+        buffer.next_range(5, u64::MAX, 0);
+        buffer.on_ack(5, &[]).unwrap();
+        buffer.on_lost(0..3);
+        buffer.on_lost(4..2);
+        assert_eq!(buffer.next_range(5, u64::MAX, 0), None);
     }
 
     #[test]

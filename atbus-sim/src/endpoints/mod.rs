@@ -1,9 +1,11 @@
 //! Endpoints the simulator can drive: peers to compare atbus with, and simple baselines.
 
+mod atbus;
 mod frames;
 mod kcp;
 mod raw;
 
+pub use self::atbus::AtbusEndpoint;
 pub use self::frames::FrameEndpoint;
 pub use self::kcp::{KcpConfig, KcpEndpoint, KcpMode, KcpTiming};
 pub use self::raw::RawEndpoint;

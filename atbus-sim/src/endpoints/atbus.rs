@@ -1,0 +1,124 @@
+//! atbus's own reliable connection (`atbus_core::connection`) as a simulated endpoint: one
+//! connection per datagram link.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+
+use atbus_core::Timestamp;
+use atbus_core::connection::{self, Connection, ConnectionConfig, ConnectionEvent};
+use atbus_core::stream::WriteError;
+
+use crate::endpoint::{Endpoint, LinkId, LinkKind, NodeId, Received, SendError, Transmit};
+
+/// One node running an atbus connection on each of its datagram links.
+pub struct AtbusEndpoint {
+    config: ConnectionConfig,
+    connections: BTreeMap<LinkId, (NodeId, Connection)>,
+    received: VecDeque<Received>,
+    buffer: BytesMut,
+}
+
+impl AtbusEndpoint {
+    /// An endpoint whose connections use `config`.
+    pub fn new(config: ConnectionConfig) -> Self {
+        Self {
+            config,
+            connections: BTreeMap::new(),
+            received: VecDeque::new(),
+            buffer: BytesMut::with_capacity(64 * 1024),
+        }
+    }
+
+    /// Counters of the connection on `link`.
+    pub fn stats(&self, link: LinkId) -> Option<&connection::ConnectionStats> {
+        self.connections.get(&link).map(|(_, c)| c.stats())
+    }
+
+    fn collect_events(&mut self) {
+        for (peer, connection) in self.connections.values_mut() {
+            while let Some(event) = connection.poll_event() {
+                if let ConnectionEvent::Message { stream, data, .. } = event {
+                    self.received.push_back(Received {
+                        from: *peer,
+                        stream: stream as u64,
+                        payload: data,
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Endpoint for AtbusEndpoint {
+    fn handle_link_up(&mut self, now: Timestamp, link: LinkId, peer: NodeId, kind: LinkKind) {
+        if kind == LinkKind::Datagram {
+            self.connections
+                .insert(link, (peer, Connection::new(self.config.clone(), now)));
+        }
+    }
+
+    fn handle_link_down(&mut self, _now: Timestamp, link: LinkId) {
+        self.connections.remove(&link);
+    }
+
+    fn handle_input(&mut self, now: Timestamp, link: LinkId, data: Bytes) {
+        if let Some((_, connection)) = self.connections.get_mut(&link) {
+            connection.handle_datagram(now, data);
+        }
+        self.collect_events();
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        for (_, connection) in self.connections.values_mut() {
+            if connection.poll_timeout().is_some_and(|t| t <= now) {
+                connection.handle_timeout(now);
+            }
+        }
+        self.collect_events();
+    }
+
+    fn send_message(
+        &mut self,
+        now: Timestamp,
+        to: NodeId,
+        stream: u64,
+        payload: Bytes,
+    ) -> Result<(), SendError> {
+        let (_, connection) = self
+            .connections
+            .values_mut()
+            .find(|(peer, _)| *peer == to)
+            .ok_or(SendError::NoRoute(to))?;
+        connection
+            .send(now, stream as i64, payload, None)
+            .map_err(|e| match e {
+                connection::SendError::Write(WriteError::Blocked { .. }) => SendError::Full,
+                other => SendError::Refused(other.to_string()),
+            })
+    }
+
+    fn poll_transmit(&mut self, now: Timestamp) -> Option<Transmit> {
+        for (link, (_, connection)) in &mut self.connections {
+            self.buffer.clear();
+            if connection.poll_transmit(now, &mut self.buffer).is_some() {
+                return Some(Transmit {
+                    link: *link,
+                    data: self.buffer.split().freeze(),
+                });
+            }
+        }
+        None
+    }
+
+    fn poll_received(&mut self) -> Option<Received> {
+        self.received.pop_front()
+    }
+
+    fn poll_timeout(&mut self) -> Option<Timestamp> {
+        self.connections
+            .values()
+            .filter_map(|(_, c)| c.poll_timeout())
+            .min()
+    }
+}
