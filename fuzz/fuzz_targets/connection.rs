@@ -1,0 +1,56 @@
+//! Arbitrary frames into a connection that has data in flight.
+//!
+//! The input is a sequence of chunks, each `[control, len, bytes...]`. When `control` is odd the
+//! bytes are wrapped as a `frame_message` in a frame with a correct header and hash, so the
+//! connection logic itself (not only the decoder) meets hostile acknowledgements, stream data and
+//! closes; otherwise they go in as a raw datagram. Between chunks time advances by `control`
+//! milliseconds and the connection transmits and handles its timeouts. Nothing may panic, and
+//! memory stays within the configured bounds.
+#![no_main]
+
+use atbus_core::Timestamp;
+use atbus_core::connection::{Connection, ConnectionConfig};
+use atbus_core::frame::frame_hash;
+use bytes::{Bytes, BytesMut};
+use libfuzzer_sys::fuzz_target;
+use std::time::Duration;
+
+fuzz_target!(|data: &[u8]| {
+    let config = ConnectionConfig {
+        max_streams: 8,
+        stream_receive_window: 64 * 1024,
+        ..ConnectionConfig::default()
+    };
+    let mut now = Timestamp::ZERO;
+    let mut connection = Connection::new(config.clone(), now);
+    for stream in 0..3 {
+        let _ = connection.send(now, stream, Bytes::from(vec![stream as u8; 3_000]), None);
+    }
+    let mut buf = BytesMut::new();
+    let mut rest = data;
+    while let [control, len, tail @ ..] = rest {
+        let len = usize::from(*len).min(tail.len());
+        let (chunk, next) = tail.split_at(len);
+        rest = next;
+        let datagram = if control & 1 == 1 {
+            let mut frame = vec![3u8];
+            prost::encoding::encode_varint(chunk.len() as u64, &mut frame);
+            frame.extend_from_slice(chunk);
+            let hash = frame_hash(&frame);
+            frame.extend_from_slice(&hash.to_le_bytes());
+            Bytes::from(frame)
+        } else {
+            Bytes::copy_from_slice(chunk)
+        };
+        connection.handle_datagram(now, datagram);
+        now += Duration::from_millis(u64::from(*control));
+        if connection.poll_timeout().is_some_and(|t| t <= now) {
+            connection.handle_timeout(now);
+        }
+        while connection.poll_transmit(now, &mut buf).is_some() {
+            buf.clear();
+        }
+        while connection.poll_event().is_some() {}
+        assert!(connection.unacked_bytes() <= 3 * config.stream_send_buffer);
+    }
+});
