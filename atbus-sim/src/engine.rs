@@ -146,6 +146,9 @@ pub struct RunReport {
     pub trace_hash: u64,
 }
 
+/// Events at one virtual instant beyond which the run is declared stuck.
+const MAX_EVENTS_PER_INSTANT: u64 = 1_000_000;
+
 /// Makes the endpoint of each node.
 pub type EndpointFactory<'a> = dyn FnMut(NodeId, &str) -> Box<dyn Endpoint> + 'a;
 
@@ -368,6 +371,7 @@ impl Simulator {
     /// Runs the scenario to completion, the deadline, or a stall.
     pub fn run(mut self) -> RunReport {
         let deadline = Timestamp::ZERO + self.scenario.deadline;
+        let mut same_instant = 0u64;
         let outcome = loop {
             if self.outstanding == 0 && !self.workloads.is_empty() {
                 break Outcome::Completed;
@@ -378,6 +382,18 @@ impl Simulator {
             if event.at > deadline {
                 self.now = deadline;
                 break Outcome::DeadlineReached;
+            }
+            if event.at == self.now {
+                same_instant += 1;
+                // An endpoint that keeps asking for a timeout it does not act on would spin here
+                // forever; fail loudly instead.
+                assert!(
+                    same_instant < MAX_EVENTS_PER_INSTANT,
+                    "no progress: {same_instant} events at {:?} (an endpoint's timer does not advance)",
+                    self.now
+                );
+            } else {
+                same_instant = 0;
             }
             self.now = event.at;
             self.metrics.events += 1;

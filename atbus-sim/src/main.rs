@@ -50,6 +50,13 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         seeds: u64,
     },
+    /// B3: bulk transfer over the three B3 links (16 MiB, 128 MiB, 1 GiB), atbus with each
+    /// congestion controller, same links and seed.
+    B3 {
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Measure the simulator: simulated deliveries per second of wall time.
     Speed {
         /// Pairs of nodes.
@@ -423,6 +430,62 @@ fn b2(seeds: u64) -> Result<(), String> {
     Ok(())
 }
 
+fn b3(seed: u64) -> Result<(), String> {
+    use atbus_core::congestion::CongestionKind;
+    println!("B3: bulk transfer, one stream, 16 KiB messages, seed {seed}");
+    println!(
+        "{:<6} {:>10} {:<16} {:>12} {:>14} {:>10} {:>14}",
+        "link", "bytes", "endpoint", "complete s", "goodput Mb/s", "of link", "wire bytes"
+    );
+    for (link_name, bytes) in [("b3a", 16u64 << 20), ("b3b", 128 << 20), ("b3c", 1 << 30)] {
+        let link = preset(link_name)?;
+        let rate = link.bandwidth_bps.expect("B3 links have a rate") as f64;
+        for (name, congestion) in [
+            ("atbus bbr", CongestionKind::Bbr),
+            ("atbus newreno", CongestionKind::NewReno),
+        ] {
+            let args = ScenarioArgs {
+                scenario: ScenarioKind::Bulk,
+                preset: link_name.to_owned(),
+                endpoint: EndpointKind::Atbus,
+                stream_link: false,
+                count: 0,
+                size: 16 * 1024,
+                interval_ms: 1.0,
+                bytes,
+                deadline_s: 600,
+            };
+            let config = ConnectionConfig {
+                congestion,
+                ..ConnectionConfig::default()
+            };
+            let mut factory = |_: NodeId, _: &str| -> Box<dyn Endpoint> {
+                Box::new(AtbusEndpoint::new(config.clone()))
+            };
+            let report = Simulator::new(build(&args, link.clone(), seed), &mut factory)
+                .map_err(|e| e.to_string())?
+                .run();
+            let m = &report.metrics;
+            let goodput = m.goodput_bps();
+            let done = if report.outcome == atbus_sim::Outcome::Completed {
+                format!("{:.2}", m.ended_at.as_nanos() as f64 / 1e9)
+            } else {
+                format!("{:?}", report.outcome)
+            };
+            println!(
+                "{link_name:<6} {bytes:>10} {name:<16} {done:>12} {:>14.2} {:>9.1}% {:>14}",
+                goodput / 1e6,
+                100.0 * goodput / rate,
+                m.total_traffic().bytes_sent
+            );
+        }
+    }
+    println!(
+        "goodput: payload delivered from first send to last delivery; quinn-proto is not yet driven."
+    );
+    Ok(())
+}
+
 fn speed(pairs: usize, messages: u64) -> Result<(), String> {
     let scenario = scenarios::speed(1, pairs, messages);
     let mut factory = scenarios::raw_endpoints;
@@ -461,7 +524,9 @@ fn list() {
     println!(
         "endpoints (--endpoint): raw, frames, kcp-default, kcp-normal, kcp-fast, atbus, atbus-latency"
     );
-    println!("other commands: kcp-table (KCP validation), b2 (atbus against KCP), speed");
+    println!(
+        "other commands: kcp-table (KCP validation), b2 (atbus against KCP), b3 (bulk), speed"
+    );
 }
 
 fn main() {
@@ -475,6 +540,7 @@ fn main() {
         Command::Sweep(args) => sweep(args),
         Command::KcpTable { seeds, timing } => kcp_table(seeds, timing),
         Command::B2 { seeds } => b2(seeds),
+        Command::B3 { seed } => b3(seed),
         Command::Speed { pairs, messages } => speed(pairs, messages),
     };
     if let Err(error) = result {

@@ -44,9 +44,17 @@ impl NewReno {
 }
 
 impl CongestionController for NewReno {
-    fn on_sent(&mut self, _now: Timestamp, _bytes: u64) {}
+    fn on_sent(&mut self, _sent: &super::SentPacketInfo) {}
 
-    fn on_ack(&mut self, _now: Timestamp, sent_at: Timestamp, bytes: u64, _rtt: Duration) {
+    fn on_ack(
+        &mut self,
+        _now: Timestamp,
+        _number: u64,
+        sent_at: Timestamp,
+        bytes: u64,
+        _rtt: Duration,
+        _min: Duration,
+    ) {
         if self.recovery_start.is_some_and(|start| sent_at <= start) {
             return;
         }
@@ -94,7 +102,7 @@ mod tests {
         let t = |ms| Timestamp::from_millis(ms);
         let rtt = Duration::from_millis(100);
         assert_eq!(cc.window(), 10_000);
-        cc.on_ack(t(100), t(0), 5_000, rtt);
+        cc.on_ack(t(100), 1, t(0), 5_000, rtt, rtt);
         assert_eq!(cc.window(), 15_000);
         cc.on_congestion_event(t(200), t(150));
         assert_eq!(cc.window(), 7_500);
@@ -102,10 +110,10 @@ mod tests {
         cc.on_congestion_event(t(210), t(160));
         assert_eq!(cc.window(), 7_500);
         // Acks of packets sent before recovery do not grow the window.
-        cc.on_ack(t(220), t(190), 1_000, rtt);
+        cc.on_ack(t(220), 2, t(190), 1_000, rtt, rtt);
         assert_eq!(cc.window(), 7_500);
         // Congestion avoidance: one datagram per window acknowledged.
-        cc.on_ack(t(400), t(300), 7_500, rtt);
+        cc.on_ack(t(400), 3, t(300), 7_500, rtt, rtt);
         assert_eq!(cc.window(), 8_500);
         cc.on_persistent_congestion();
         assert_eq!(cc.window(), 2_000);

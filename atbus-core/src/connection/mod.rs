@@ -46,6 +46,7 @@
 
 pub mod ack;
 mod config;
+mod pacer;
 mod receive;
 mod recovery;
 mod rtt;
@@ -63,6 +64,7 @@ use crate::stream::{Assembler, MessageMeta, RangeSet, SendBuffer, WriteError};
 pub use config::{ConnectionConfig, REDUNDANT_MESSAGE_MAX};
 pub use rtt::RttEstimator;
 
+use pacer::Pacer;
 use recovery::SentPackets;
 
 /// Something the connection tells its owner.
@@ -152,6 +154,7 @@ pub struct Connection {
     congestion: Box<dyn CongestionController>,
     pto_count: u32,
     probe_pending: bool,
+    pacer: Pacer,
     last_ack_eliciting_sent: Option<Timestamp>,
     last_received: Timestamp,
     events: VecDeque<ConnectionEvent>,
@@ -163,7 +166,11 @@ pub struct Connection {
 impl Connection {
     /// A connection that starts at `now`.
     pub fn new(config: ConnectionConfig, now: Timestamp) -> Self {
-        let congestion = new_controller(config.congestion, config.max_datagram as u64);
+        let congestion = new_controller(
+            config.congestion,
+            config.max_datagram as u64,
+            config.initial_rtt,
+        );
         Self {
             rtt: RttEstimator::new(config.initial_rtt),
             streams: BTreeMap::new(),
@@ -179,6 +186,7 @@ impl Connection {
             congestion,
             pto_count: 0,
             probe_pending: false,
+            pacer: Pacer::new(config.max_datagram as u64, now),
             last_ack_eliciting_sent: None,
             last_received: now,
             events: VecDeque::new(),
@@ -283,6 +291,7 @@ impl Connection {
             self.recovery_deadline(),
             Some(idle),
             Some(keepalive),
+            self.pacing_deadline(),
         ]
         .into_iter()
         .flatten()

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use super::Connection;
 use crate::Timestamp;
+use crate::congestion::SentPacketInfo;
 
 const PACKET_THRESHOLD: u64 = 3;
 const GRANULARITY: Duration = Duration::from_millis(1);
@@ -48,11 +49,17 @@ impl SentPackets {
 }
 
 impl Connection {
-    pub(super) fn on_packet_sent(&mut self, number: u64, packet: SentPacket) {
+    pub(super) fn on_packet_sent(&mut self, number: u64, packet: SentPacket, app_limited: bool) {
         if packet.ack_eliciting {
             self.last_ack_eliciting_sent = Some(packet.time_sent);
+            self.congestion.on_sent(&SentPacketInfo {
+                packet_number: number,
+                time: packet.time_sent,
+                bytes: packet.size,
+                bytes_in_flight: self.sent.bytes_in_flight,
+                app_limited,
+            });
             self.sent.bytes_in_flight += packet.size;
-            self.congestion.on_sent(packet.time_sent, packet.size);
             self.sent.packets.insert(number, packet);
         }
     }
@@ -93,11 +100,11 @@ impl Connection {
             };
             self.rtt.update(now - packet.time_sent, delay);
         }
-        let smoothed = self.rtt.smoothed();
-        for (_, packet) in &newly_acked {
+        let (smoothed, min) = (self.rtt.smoothed(), self.rtt.min());
+        for (number, packet) in &newly_acked {
             self.sent.bytes_in_flight -= packet.size;
             self.congestion
-                .on_ack(now, packet.time_sent, packet.size, smoothed);
+                .on_ack(now, *number, packet.time_sent, packet.size, smoothed, min);
         }
         self.pto_count = 0;
         self.detect_lost(now);
@@ -127,6 +134,7 @@ impl Connection {
         for number in lost {
             let packet = self.sent.packets.remove(&number).expect("listed above");
             self.sent.bytes_in_flight -= packet.size;
+            self.congestion.on_lost(number, packet.size);
             self.stats.packets_lost += 1;
             latest_lost =
                 Some(latest_lost.map_or(packet.time_sent, |t: Timestamp| t.max(packet.time_sent)));

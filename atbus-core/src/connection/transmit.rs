@@ -54,7 +54,7 @@ impl Connection {
                 break;
             }
             if !self.probe_pending
-                && self.sent.bytes_in_flight + space as u64 > self.congestion.window()
+                && (!self.window_open() || !self.pacer.ready(now, self.congestion.pacing_rate()))
             {
                 break;
             }
@@ -83,6 +83,7 @@ impl Connection {
                     ack_eliciting: true,
                     ranges: Vec::new(),
                 },
+                true,
             );
             self.probe_pending = false;
         }
@@ -114,7 +115,22 @@ impl Connection {
         self.ack_eliciting_unacked > 0 || self.streams.values().any(|s| s.ack_dirty)
     }
 
-    fn has_sendable_data(&self) -> bool {
+    /// Whether the congestion window has room for a full datagram.
+    fn window_open(&self) -> bool {
+        self.sent.bytes_in_flight + self.config.max_datagram as u64 <= self.congestion.window()
+    }
+
+    /// When the pacer next allows a packet, if data waits for it within the window (the same
+    /// conditions `poll_transmit` applies, so the deadline always leads to a send).
+    pub(super) fn pacing_deadline(&self) -> Option<Timestamp> {
+        let rate = self.congestion.pacing_rate()?;
+        if !self.has_sendable_data() || !self.window_open() {
+            return None;
+        }
+        Some(self.pacer.next_ready(rate))
+    }
+
+    pub(super) fn has_sendable_data(&self) -> bool {
         self.streams
             .values()
             .any(|s| s.send.has_sendable(s.peer_limit))
@@ -219,6 +235,9 @@ impl Connection {
                 sent_before.min(range.end).saturating_sub(range.start);
             self.next_packet_number += 1;
             self.write_frame(&message, buf);
+            self.pacer
+                .on_sent(now, size as u64, self.congestion.pacing_rate());
+            let app_limited = !self.has_sendable_data();
             self.on_packet_sent(
                 number,
                 SentPacket {
@@ -227,6 +246,7 @@ impl Connection {
                     ack_eliciting: true,
                     ranges: vec![(stream, range)],
                 },
+                app_limited,
             );
             self.next_stream = stream.wrapping_add(1);
             return true;

@@ -1,0 +1,301 @@
+//! A BBR-like congestion controller (after BBR v1): pace at the measured bottleneck bandwidth,
+//! keep about two bandwidth-delay products in flight, and do not treat random loss or jitter as
+//! congestion — what Wi-Fi and mobile paths need.
+//!
+//! ```text
+//!   Startup ──bandwidth stopped growing (3 rounds < +25 %)──▶ Drain ──in flight ≤ BDP──▶ ProbeBw
+//!   (pacing gain 2.89)                                        (gain 1/2.89)              (gains 1.25, 0.75, 1 × 6,
+//!                                                                                         one phase per min RTT)
+//! ```
+//!
+//! Model: every acknowledged packet gives a delivery-rate sample — bytes delivered between its
+//! sending and its acknowledgement, over that time. The bottleneck bandwidth is the maximum
+//! sample over the last 10 rounds (app-limited samples count only when they raise it); the
+//! minimum RTT comes from the connection. Window = 2 × bandwidth × min RTT (at least four
+//! packets); pacing rate = gain × bandwidth. Losses do not reduce either; persistent congestion
+//! (three probe timeouts in a row) restarts from Startup.
+//!
+//! Left out, knowingly: ProbeRTT (the minimum RTT is never re-measured by draining the queue),
+//! and BBR v2's loss and ECN bounds.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::windowed_max::WindowedMax;
+use super::{CongestionController, SentPacketInfo};
+use crate::Timestamp;
+
+const STARTUP_GAIN: f64 = 2.885;
+const PROBE_GAINS: [f64; 8] = [1.25, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+const BANDWIDTH_WINDOW_ROUNDS: u64 = 10;
+const FULL_PIPE_ROUNDS: u32 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Startup,
+    Drain,
+    ProbeBw {
+        phase: usize,
+        phase_start: Timestamp,
+    },
+}
+
+/// What was known when a packet left, for its delivery-rate sample.
+#[derive(Debug, Clone, Copy)]
+struct PacketState {
+    delivered: u64,
+    delivered_time: Timestamp,
+    app_limited: bool,
+}
+
+/// BBR-like controller state.
+#[derive(Debug, Clone)]
+pub struct Bbr {
+    max_datagram: u64,
+    initial_rtt: Duration,
+    state: State,
+    packets: BTreeMap<u64, PacketState>,
+    delivered: u64,
+    delivered_time: Timestamp,
+    round: u64,
+    next_round_delivered: u64,
+    bandwidth: WindowedMax,
+    full_bandwidth: u64,
+    full_bandwidth_rounds: u32,
+    min_rtt: Option<Duration>,
+    bytes_in_flight: u64,
+}
+
+impl Bbr {
+    /// A controller for packets of up to `max_datagram` bytes, assuming `initial_rtt`.
+    pub fn new(max_datagram: u64, initial_rtt: Duration) -> Self {
+        Self {
+            max_datagram,
+            initial_rtt,
+            state: State::Startup,
+            packets: BTreeMap::new(),
+            delivered: 0,
+            delivered_time: Timestamp::ZERO,
+            round: 0,
+            next_round_delivered: 0,
+            bandwidth: WindowedMax::new(BANDWIDTH_WINDOW_ROUNDS),
+            full_bandwidth: 0,
+            full_bandwidth_rounds: 0,
+            min_rtt: None,
+            bytes_in_flight: 0,
+        }
+    }
+
+    /// Bottleneck bandwidth estimate in bytes per second (0 before the first sample).
+    pub fn bandwidth(&self) -> u64 {
+        self.bandwidth.get()
+    }
+
+    fn bdp(&self) -> Option<u64> {
+        let bandwidth = self.bandwidth.get();
+        let rtt = self.min_rtt?;
+        (bandwidth > 0).then_some((bandwidth as f64 * rtt.as_secs_f64()) as u64)
+    }
+
+    fn pacing_gain(&self) -> f64 {
+        match self.state {
+            State::Startup => STARTUP_GAIN,
+            State::Drain => 1.0 / STARTUP_GAIN,
+            State::ProbeBw { phase, .. } => PROBE_GAINS[phase],
+        }
+    }
+
+    fn cwnd_gain(&self) -> f64 {
+        match self.state {
+            State::Startup | State::Drain => STARTUP_GAIN,
+            State::ProbeBw { .. } => 2.0,
+        }
+    }
+
+    fn advance_state(&mut self, now: Timestamp, round_ended: bool) {
+        match self.state {
+            State::Startup => {
+                if round_ended {
+                    let bandwidth = self.bandwidth.get();
+                    if bandwidth as f64 >= self.full_bandwidth as f64 * 1.25 {
+                        self.full_bandwidth = bandwidth;
+                        self.full_bandwidth_rounds = 0;
+                    } else {
+                        self.full_bandwidth_rounds += 1;
+                        if self.full_bandwidth_rounds >= FULL_PIPE_ROUNDS {
+                            self.state = State::Drain;
+                        }
+                    }
+                }
+            }
+            State::Drain => {
+                if self.bdp().is_some_and(|bdp| self.bytes_in_flight <= bdp) {
+                    self.state = State::ProbeBw {
+                        phase: 0,
+                        phase_start: now,
+                    };
+                }
+            }
+            State::ProbeBw { phase, phase_start } => {
+                let rtt = self.min_rtt.unwrap_or(self.initial_rtt);
+                if now - phase_start >= rtt {
+                    self.state = State::ProbeBw {
+                        phase: (phase + 1) % PROBE_GAINS.len(),
+                        phase_start: now,
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl CongestionController for Bbr {
+    fn on_sent(&mut self, sent: &SentPacketInfo) {
+        if sent.bytes_in_flight == 0 {
+            // Restarting from idle: rate samples start from now.
+            self.delivered_time = sent.time;
+        }
+        self.bytes_in_flight = sent.bytes_in_flight + sent.bytes;
+        self.packets.insert(
+            sent.packet_number,
+            PacketState {
+                delivered: self.delivered,
+                delivered_time: self.delivered_time,
+                app_limited: sent.app_limited,
+            },
+        );
+    }
+
+    fn on_ack(
+        &mut self,
+        now: Timestamp,
+        packet_number: u64,
+        _sent_at: Timestamp,
+        bytes: u64,
+        _rtt: Duration,
+        min_rtt: Duration,
+    ) {
+        self.min_rtt = Some(min_rtt);
+        self.bytes_in_flight = self.bytes_in_flight.saturating_sub(bytes);
+        self.delivered += bytes;
+        self.delivered_time = now;
+        let Some(packet) = self.packets.remove(&packet_number) else {
+            return;
+        };
+        let round_ended = packet.delivered >= self.next_round_delivered;
+        if round_ended {
+            self.round += 1;
+            self.next_round_delivered = self.delivered;
+        }
+        let interval = now - packet.delivered_time;
+        if !interval.is_zero() {
+            let rate = ((self.delivered - packet.delivered) as f64 / interval.as_secs_f64()) as u64;
+            if !packet.app_limited || rate > self.bandwidth.get() {
+                self.bandwidth.update(self.round, rate);
+            }
+        }
+        self.advance_state(now, round_ended);
+    }
+
+    fn on_lost(&mut self, packet_number: u64, bytes: u64) {
+        self.packets.remove(&packet_number);
+        self.bytes_in_flight = self.bytes_in_flight.saturating_sub(bytes);
+    }
+
+    fn on_congestion_event(&mut self, _now: Timestamp, _latest_sent_at: Timestamp) {
+        // Random loss is not congestion; the bandwidth estimate already reflects real queues.
+    }
+
+    fn on_persistent_congestion(&mut self) {
+        self.bandwidth = WindowedMax::new(BANDWIDTH_WINDOW_ROUNDS);
+        self.full_bandwidth = 0;
+        self.full_bandwidth_rounds = 0;
+        self.state = State::Startup;
+    }
+
+    fn window(&self) -> u64 {
+        let floor = 4 * self.max_datagram;
+        match self.bdp() {
+            Some(bdp) => ((bdp as f64 * self.cwnd_gain()) as u64).max(floor),
+            None => 10 * self.max_datagram,
+        }
+    }
+
+    fn pacing_rate(&self) -> Option<u64> {
+        let bandwidth = self.bandwidth.get();
+        let rate = if bandwidth == 0 {
+            // Before any sample: the initial window per initial RTT, with the startup gain.
+            (10 * self.max_datagram) as f64 / self.initial_rtt.as_secs_f64() * STARTUP_GAIN
+        } else {
+            bandwidth as f64 * self.pacing_gain()
+        };
+        Some(rate.max(1.0) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sender on a 1 MB/s, 100 ms path: each packet is acknowledged RTT + queueing later.
+    #[test]
+    fn finds_the_bottleneck_and_leaves_startup() {
+        let mut bbr = Bbr::new(1_000, Duration::from_millis(100));
+        let rate = 1_000_000u64; // bytes per second
+        let rtt = Duration::from_millis(100);
+        let mut link_free = Timestamp::ZERO;
+        let mut in_flight: Vec<(u64, Timestamp, Timestamp)> = Vec::new();
+        let mut now = Timestamp::ZERO;
+        let mut number = 0;
+        let mut bytes_in_flight = 0;
+        let mut credit = 0.0;
+        while now < Timestamp::from_millis(5_000) {
+            // Send while the window and the pacer allow (pacing credit accrues per millisecond).
+            credit = (credit + bbr.pacing_rate().unwrap() as f64 / 1_000.0).min(2_000.0);
+            while bytes_in_flight + 1_000 <= bbr.window() && credit >= 1_000.0 {
+                credit -= 1_000.0;
+                number += 1;
+                bbr.on_sent(&SentPacketInfo {
+                    packet_number: number,
+                    time: now,
+                    bytes: 1_000,
+                    bytes_in_flight,
+                    app_limited: false,
+                });
+                bytes_in_flight += 1_000;
+                link_free = link_free.max(now) + Duration::from_micros(1_000_000 * 1_000 / rate);
+                in_flight.push((number, now, link_free + rtt));
+            }
+            now += Duration::from_millis(1);
+            in_flight.retain(|&(n, sent, acked_at)| {
+                if acked_at <= now {
+                    bbr.on_ack(now, n, sent, 1_000, rtt, rtt);
+                    bytes_in_flight -= 1_000;
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        assert!(
+            matches!(bbr.state, State::ProbeBw { .. }),
+            "{:?}",
+            bbr.state
+        );
+        let estimate = bbr.bandwidth() as f64;
+        assert!(
+            (estimate - rate as f64).abs() < 0.1 * rate as f64,
+            "estimate {estimate}"
+        );
+        // About two bandwidth-delay products in flight.
+        assert!(
+            (150_000..=260_000).contains(&bbr.window()),
+            "{}",
+            bbr.window()
+        );
+        // Loss does not shrink it.
+        let before = bbr.window();
+        bbr.on_congestion_event(now, now);
+        assert_eq!(bbr.window(), before);
+    }
+}
