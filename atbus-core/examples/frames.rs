@@ -61,6 +61,7 @@ fn sample_frames() -> Vec<(&'static str, FrameMessage)> {
                 received_max_offset: 4129,
                 received_ranges: vec![16, 17],
                 window_size: 1 << 20,
+                finished: false,
             }],
             timepoint_microseconds: 8_001_250,
             ack_delay_microseconds: 120,

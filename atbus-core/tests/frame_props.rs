@@ -91,6 +91,7 @@ fn body() -> impl Strategy<Value = Option<Body>> {
                             received_max_offset: max,
                             received_ranges,
                             window_size: ack / 2,
+                            finished: max % 2 == 0,
                         })
                         .collect(),
                     timepoint_microseconds: t,

@@ -67,6 +67,11 @@ pub use rtt::RttEstimator;
 use pacer::Pacer;
 use recovery::SentPackets;
 
+/// Acknowledgement frames that report a stream's changed receive state. Measured in B2: 2
+/// costs 21 % more bytes for no latency gain (a lost final acknowledgement is repaired by the
+/// probe timeout, and a stream's end by the acknowledgement of its packet number), so 1.
+const STREAM_ACK_REPEATS: u8 = 1;
+
 /// Something the connection tells its owner.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConnectionEvent {
@@ -78,6 +83,11 @@ pub enum ConnectionEvent {
         data: Bytes,
         /// Its metadata.
         meta: MessageMeta,
+    },
+    /// The peer finished `stream` and every message on it was delivered.
+    StreamFinished {
+        /// The stream.
+        stream: i64,
     },
     /// The connection closed; nothing more will happen on it.
     Closed {
@@ -128,8 +138,11 @@ struct StreamState {
     recv: Assembler,
     /// The peer's flow-control limit for our data.
     peer_limit: u64,
-    /// Our receive state changed since we last acknowledged it.
-    ack_dirty: bool,
+    /// How many more acknowledgement frames should report this stream's receive state: set to
+    /// [`STREAM_ACK_REPEATS`] when it changes.
+    ack_repeats: u8,
+    /// `StreamFinished` was reported.
+    finish_reported: bool,
 }
 
 /// A reliable datagram connection (sans-IO).
@@ -236,6 +249,20 @@ impl Connection {
         Ok(())
     }
 
+    /// Ends `stream` after the messages already queued on it; the peer gets
+    /// [`ConnectionEvent::StreamFinished`] once it delivered them all.
+    pub fn finish(&mut self, stream: i64) -> Result<(), SendError> {
+        if self.closed.is_some() {
+            return Err(SendError::Closed);
+        }
+        let limit = self.config.max_streams;
+        self.stream_mut(stream)
+            .ok_or(SendError::StreamLimit(limit))?
+            .send
+            .finish();
+        Ok(())
+    }
+
     /// Unacknowledged bytes queued on all streams.
     pub fn unacked_bytes(&self) -> u64 {
         self.streams.values().map(|s| s.send.unacked_bytes()).sum()
@@ -266,7 +293,8 @@ impl Connection {
                     recv: Assembler::new(receive_window, self.config.max_message_size as u64),
                     // Until the peer says otherwise, it accepts a default window.
                     peer_limit: receive_window,
-                    ack_dirty: false,
+                    ack_repeats: 0,
+                    finish_reported: false,
                 },
             );
         }

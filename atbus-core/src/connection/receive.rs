@@ -9,7 +9,9 @@ use super::ack::{MAX_ACK_RANGES, decode_packet_ack, decode_stream_ranges};
 use super::{Connection, ConnectionEvent};
 use crate::Timestamp;
 use crate::frame::DatagramDecoder;
-use crate::proto::{Acknowledge, CloseReason, Packet, PacketContent, frame_message::Body};
+use crate::proto::{
+    Acknowledge, CloseReason, Packet, PacketContent, PacketFlag, frame_message::Body,
+};
 use crate::stream::{AssembleError, Fragment};
 
 impl Connection {
@@ -98,6 +100,7 @@ impl Connection {
         let Some(stream) = self.stream_mut(packet.stream_id) else {
             return self.close(CloseReason::StreamLimit);
         };
+        let finishes = packet.flags & PacketFlag::FinishStream as u32 != 0;
         let mut offset = packet.stream_offset;
         for fragment in content.fragments {
             let len = fragment.data.len() as u64;
@@ -115,7 +118,14 @@ impl Connection {
             };
             offset = next;
         }
-        stream.ack_dirty = true;
+        if finishes {
+            match stream.recv.set_end(offset) {
+                Ok(()) => {}
+                Err(AssembleError::BeyondWindow { .. }) => {}
+                Err(_) => return self.close(CloseReason::ProtocolViolation),
+            }
+        }
+        stream.ack_repeats = super::STREAM_ACK_REPEATS;
     }
 
     fn on_acknowledge(&mut self, now: Timestamp, ack: &Acknowledge) {
@@ -160,12 +170,17 @@ impl Connection {
     fn deliver(&mut self) {
         for (&id, stream) in &mut self.streams {
             while let Some(message) = stream.recv.pop() {
-                stream.ack_dirty = true;
+                stream.ack_repeats = super::STREAM_ACK_REPEATS;
                 self.events.push_back(ConnectionEvent::Message {
                     stream: id,
                     data: message.data,
                     meta: message.meta,
                 });
+            }
+            if stream.recv.is_finished() && !stream.finish_reported {
+                stream.finish_reported = true;
+                self.events
+                    .push_back(ConnectionEvent::StreamFinished { stream: id });
             }
         }
     }

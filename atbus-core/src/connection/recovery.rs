@@ -31,6 +31,8 @@ pub(super) struct SentPacket {
     pub ack_eliciting: bool,
     /// Stream ranges it carried.
     pub ranges: Vec<(i64, Range<u64>)>,
+    /// The stream whose end (`FINISH_STREAM`) it carried.
+    pub fin: Option<i64>,
 }
 
 /// Packets in flight, by packet number.
@@ -100,6 +102,13 @@ impl Connection {
             };
             self.rtt.update(now - packet.time_sent, delay);
         }
+        for (_, packet) in &newly_acked {
+            // On a direct connection the peer endpoint itself acknowledged the packet: the end
+            // of stream it carried has arrived (through relays, stream acknowledgements say so).
+            if let Some(state) = packet.fin.and_then(|stream| self.streams.get_mut(&stream)) {
+                state.send.on_fin_acked();
+            }
+        }
         let (smoothed, min) = (self.rtt.smoothed(), self.rtt.min());
         for (number, packet) in &newly_acked {
             self.sent.bytes_in_flight -= packet.size;
@@ -135,6 +144,7 @@ impl Connection {
             let packet = self.sent.packets.remove(&number).expect("listed above");
             self.sent.bytes_in_flight -= packet.size;
             self.congestion.on_lost(number, packet.size);
+            self.fin_lost(packet.fin);
             self.stats.packets_lost += 1;
             latest_lost =
                 Some(latest_lost.map_or(packet.time_sent, |t: Timestamp| t.max(packet.time_sent)));
@@ -142,6 +152,12 @@ impl Connection {
         }
         if let Some(sent_at) = latest_lost {
             self.congestion.on_congestion_event(now, sent_at);
+        }
+    }
+
+    fn fin_lost(&mut self, fin: Option<i64>) {
+        if let Some(state) = fin.and_then(|stream| self.streams.get_mut(&stream)) {
+            state.send.on_fin_lost();
         }
     }
 

@@ -23,6 +23,8 @@ struct Pair {
     sent: [u64; 2],
     received_a: Vec<(i64, Bytes)>,
     received_b: Vec<(i64, Bytes)>,
+    /// Streams b saw finished, in order, with how many messages b had received by then.
+    finished_b: Vec<(i64, usize)>,
 }
 
 impl Pair {
@@ -38,6 +40,7 @@ impl Pair {
             sent: [0; 2],
             received_a: Vec::new(),
             received_b: Vec::new(),
+            finished_b: Vec::new(),
         }
     }
 
@@ -69,8 +72,14 @@ impl Pair {
             }
         }
         while let Some(event) = self.b.poll_event() {
-            if let ConnectionEvent::Message { stream, data, .. } = event {
-                self.received_b.push((stream, data));
+            match event {
+                ConnectionEvent::Message { stream, data, .. } => {
+                    self.received_b.push((stream, data))
+                }
+                ConnectionEvent::StreamFinished { stream } => {
+                    self.finished_b.push((stream, self.received_b.len()))
+                }
+                ConnectionEvent::Closed { .. } => {}
             }
         }
     }
@@ -177,6 +186,76 @@ fn loss_is_repaired_exactly_once_in_order() {
         assert!(pair.a.stats().packets_lost > 0);
         assert_eq!(pair.a.unacked_bytes(), 0);
     }
+}
+
+#[test]
+fn finished_streams_end_after_their_last_message_even_under_loss() {
+    for every in [0, 2, 3] {
+        let mut pair = Pair::new(ConnectionConfig::default(), Duration::from_millis(10));
+        pair.drop = Box::new(move |_, n| every > 0 && n % every == 0);
+        for i in 0..50 {
+            pair.a.send(pair.now, 3, payload(i, 200), None).unwrap();
+        }
+        pair.a.finish(3).unwrap();
+        pair.a.finish(4).unwrap(); // A stream that ends before carrying anything.
+        assert!(matches!(
+            pair.a.send(pair.now, 3, payload(0, 1), None),
+            Err(SendError::Write(crate::stream::WriteError::Finished))
+        ));
+        pair.run_until(secs(20));
+        assert_eq!(pair.received_b.len(), 50, "dropping every {every}th");
+        let mut finished = pair.finished_b.clone();
+        finished.sort();
+        assert_eq!(
+            finished.iter().map(|f| f.0).collect::<Vec<_>>(),
+            vec![3, 4],
+            "each finished once"
+        );
+        assert!(
+            pair.finished_b.contains(&(3, 50)),
+            "stream 3 ends after its 50th message"
+        );
+        assert!(
+            pair.a.streams.values().all(|s| s.send.is_done()),
+            "the peer acknowledged both ends"
+        );
+    }
+}
+
+#[test]
+fn data_beyond_the_announced_end_closes_the_connection() {
+    use crate::proto::{Packet, PacketContent, PacketFlag, PacketFragment};
+    use prost::Message as _;
+    let mut connection = Connection::new(ConnectionConfig::default(), Timestamp::ZERO);
+    let packet = |number, offset: u64, flags, data: &'static [u8]| {
+        let content = PacketContent {
+            fragments: vec![PacketFragment {
+                data: Bytes::from_static(data),
+                ..Default::default()
+            }],
+        };
+        datagram(FrameMessage {
+            packet_number: number,
+            body: Some(Body::Packet(Packet {
+                stream_id: 1,
+                stream_offset: offset,
+                content: content.encode_to_vec().into(),
+                flags,
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+    };
+    connection.handle_datagram(
+        Timestamp::ZERO,
+        packet(1, 0, PacketFlag::FinishStream as u32, b"end"),
+    );
+    assert_eq!(connection.close_reason(), None);
+    connection.handle_datagram(Timestamp::ZERO, packet(2, 3, 0, b"more"));
+    assert_eq!(
+        connection.close_reason(),
+        Some(CloseReason::ProtocolViolation)
+    );
 }
 
 #[test]

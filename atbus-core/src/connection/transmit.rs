@@ -9,8 +9,8 @@ use super::recovery::SentPacket;
 use crate::Timestamp;
 use crate::frame::{encode_frame, encoded_frame_len};
 use crate::proto::{
-    Acknowledge, ConnectionClose, FrameMessage, Packet, PacketContent, PingData, StreamAcknowledge,
-    frame_message::Body,
+    Acknowledge, ConnectionClose, FrameMessage, Packet, PacketContent, PacketFlag, PingData,
+    StreamAcknowledge, frame_message::Body,
 };
 
 /// Room kept for the frame header, the packet fields and one fragment's fields.
@@ -82,6 +82,7 @@ impl Connection {
                     size: size as u64,
                     ack_eliciting: true,
                     ranges: Vec::new(),
+                    fin: None,
                 },
                 true,
             );
@@ -112,7 +113,7 @@ impl Connection {
     }
 
     fn ack_wanted(&self) -> bool {
-        self.ack_eliciting_unacked > 0 || self.streams.values().any(|s| s.ack_dirty)
+        self.ack_eliciting_unacked > 0 || self.streams.values().any(|s| s.ack_repeats > 0)
     }
 
     /// Whether the congestion window has room for a full datagram.
@@ -140,9 +141,9 @@ impl Connection {
         let streams = self
             .streams
             .iter_mut()
-            .filter(|(_, s)| s.ack_dirty)
+            .filter(|(_, s)| s.ack_repeats > 0)
             .map(|(&id, s)| {
-                s.ack_dirty = false;
+                s.ack_repeats -= 1;
                 let contiguous = s.recv.contiguous();
                 StreamAcknowledge {
                     stream_id: id,
@@ -150,6 +151,7 @@ impl Connection {
                     received_max_offset: s.recv.max_received(),
                     received_ranges: encode_stream_ranges(contiguous, &s.recv.received_ranges()),
                     window_size: s.recv.window_limit() - contiguous,
+                    finished: s.recv.end().is_some(),
                 }
             })
             .collect();
@@ -187,7 +189,7 @@ impl Connection {
         let mut budget = space.saturating_sub(PACKET_OVERHEAD) as u64;
         for _attempt in 0..3 {
             let Some(range) = state.send.next_range(budget, state.peer_limit, whole_up_to) else {
-                return false;
+                return self.write_fin_only(now, stream, space, buf);
             };
             // Redundancy: lead with up to `redundant_messages` earlier small messages of this
             // stream that are still unacknowledged, when they fit.
@@ -210,6 +212,7 @@ impl Connection {
                 // Entirely acknowledged meanwhile: nothing to resend.
                 continue;
             }
+            let fin = state.send.fin_sendable() && state.send.final_offset() == Some(range.end);
             let content = PacketContent {
                 fragments: fragments.iter().map(|f| f.to_proto()).collect(),
             };
@@ -219,6 +222,11 @@ impl Connection {
                     stream_id: stream,
                     stream_offset: fragments[0].offset,
                     content: content.encode_to_vec().into(),
+                    flags: if fin {
+                        PacketFlag::FinishStream as u32
+                    } else {
+                        0
+                    },
                     ..Default::default()
                 })),
                 ..Default::default()
@@ -245,6 +253,7 @@ impl Connection {
                     size: size as u64,
                     ack_eliciting: true,
                     ranges: vec![(stream, range)],
+                    fin: fin.then_some(stream),
                 },
                 app_limited,
             );
@@ -252,6 +261,61 @@ impl Connection {
             return true;
         }
         false
+    }
+
+    /// A packet with no data that carries the end of `stream`, when that is all it has to send.
+    fn write_fin_only(
+        &mut self,
+        now: Timestamp,
+        stream: i64,
+        space: usize,
+        buf: &mut BytesMut,
+    ) -> bool {
+        let state = self
+            .streams
+            .get_mut(&stream)
+            .expect("sendable stream exists");
+        let Some(end) = state
+            .send
+            .final_offset()
+            .filter(|_| state.send.fin_sendable())
+        else {
+            return false;
+        };
+        let number = self.next_packet_number;
+        let message = FrameMessage {
+            packet_number: number,
+            body: Some(Body::Packet(Packet {
+                stream_id: stream,
+                stream_offset: end,
+                flags: PacketFlag::FinishStream as u32,
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let size = encoded_frame_len(&message);
+        if size > space {
+            return false;
+        }
+        state.send.on_fin_sent();
+        self.next_packet_number += 1;
+        self.write_frame(&message, buf);
+        self.pacer
+            .on_sent(now, size as u64, self.congestion.pacing_rate());
+        let app_limited = !self.has_sendable_data();
+        self.on_packet_sent(
+            number,
+            SentPacket {
+                time_sent: now,
+                size: size as u64,
+                ack_eliciting: true,
+                ranges: Vec::new(),
+                fin: Some(stream),
+            },
+            app_limited,
+        );
+        self.next_stream = stream.wrapping_add(1);
+        true
     }
 
     /// Round-robin: the first stream at or after `next_stream` with data to send.

@@ -79,6 +79,8 @@ pub struct Assembler {
     max_received: u64,
     window: u64,
     max_message: u64,
+    /// The stream's final offset, once a `FINISH_STREAM` arrived.
+    end: Option<u64>,
 }
 
 impl Assembler {
@@ -95,7 +97,36 @@ impl Assembler {
             max_received: 0,
             window,
             max_message,
+            end: None,
         }
+    }
+
+    /// Records the stream's final offset (from a `FINISH_STREAM`). Refused when it contradicts
+    /// data already received or an earlier end.
+    pub fn set_end(&mut self, end: u64) -> Result<(), AssembleError> {
+        let inconsistent = AssembleError::InconsistentBoundary { start: end, end };
+        if self.end.is_some_and(|known| known != end) || end < self.max_received || end < self.read
+        {
+            return Err(inconsistent);
+        }
+        if end > self.window_limit() {
+            return Err(AssembleError::BeyondWindow {
+                end,
+                limit: self.window_limit(),
+            });
+        }
+        self.end = Some(end);
+        Ok(())
+    }
+
+    /// The final offset, if known.
+    pub fn end(&self) -> Option<u64> {
+        self.end
+    }
+
+    /// Every message up to the stream's end was delivered.
+    pub fn is_finished(&self) -> bool {
+        self.end == Some(self.read)
     }
 
     /// Everything below this offset was received.
@@ -151,6 +182,9 @@ impl Assembler {
                 end,
                 limit: self.window_limit(),
             });
+        }
+        if self.end.is_some_and(|final_offset| end > final_offset) {
+            return Err(AssembleError::InconsistentBoundary { start, end });
         }
         if end <= self.read {
             return Ok(()); // Already delivered: a duplicate.
@@ -373,6 +407,19 @@ mod tests {
                 .and(assembler.insert(fragment(48, b"abcd", false))),
             Err(AssembleError::InconsistentBoundary { start: 48, end: 52 })
         );
+    }
+
+    #[test]
+    fn the_end_is_checked_against_data() {
+        let mut assembler = Assembler::new(100, 100);
+        assembler.insert(fragment(0, b"abc", true)).unwrap();
+        assert!(assembler.set_end(2).is_err());
+        assembler.set_end(3).unwrap();
+        assert!(assembler.set_end(4).is_err());
+        assert!(assembler.insert(fragment(3, b"x", true)).is_err());
+        assert!(!assembler.is_finished());
+        assembler.pop().unwrap();
+        assert!(assembler.is_finished());
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub enum WriteError {
         /// The limit.
         max: usize,
     },
+    /// The stream was finished: nothing more may be written.
+    #[error("stream already finished")]
+    Finished,
     /// The send buffer cannot take the message until more is acknowledged.
     #[error("send buffer full: {len} bytes do not fit in the {available} available")]
     Blocked {
@@ -87,9 +90,23 @@ impl Pending {
     }
 }
 
+/// Where the end of the stream (`FINISH_STREAM`) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FinState {
+    /// The application has not finished the stream.
+    Open,
+    /// Finished; the end still has to be sent (again).
+    Unsent,
+    /// Sent, not yet acknowledged.
+    InFlight,
+    /// The peer has the end.
+    Acked,
+}
+
 /// Unacknowledged data of one stream.
 #[derive(Debug)]
 pub struct SendBuffer {
+    fin: FinState,
     messages: VecDeque<Pending>,
     acked: u64,
     sacked: RangeSet,
@@ -105,6 +122,7 @@ impl SendBuffer {
     /// `max_message` bytes.
     pub fn new(capacity: u64, max_message: usize) -> Self {
         Self {
+            fin: FinState::Open,
             messages: VecDeque::new(),
             acked: 0,
             sacked: RangeSet::new(),
@@ -123,6 +141,9 @@ impl SendBuffer {
         meta: Option<MessageMeta>,
     ) -> Result<Range<u64>, WriteError> {
         let len = data.len();
+        if self.fin != FinState::Open {
+            return Err(WriteError::Finished);
+        }
         if len == 0 {
             return Err(WriteError::Empty);
         }
@@ -166,9 +187,57 @@ impl SendBuffer {
         self.next_new
     }
 
-    /// Whether anything waits to be sent (again or for the first time) within `limit`.
+    /// Whether anything waits to be sent (again or for the first time) within `limit`,
+    /// the end of the stream included.
     pub fn has_sendable(&self, limit: u64) -> bool {
-        !self.lost.is_empty() || (self.next_new < self.end && self.next_new < limit)
+        !self.lost.is_empty()
+            || (self.next_new < self.end && self.next_new < limit)
+            || self.fin_sendable()
+    }
+
+    /// Ends the stream after what was written: the end goes out with the last data (or alone).
+    /// Finishing twice is harmless.
+    pub fn finish(&mut self) {
+        if self.fin == FinState::Open {
+            self.fin = FinState::Unsent;
+        }
+    }
+
+    /// The final offset, once the stream is finished.
+    pub fn final_offset(&self) -> Option<u64> {
+        (self.fin != FinState::Open).then_some(self.end)
+    }
+
+    /// Whether the end should go out now: finished, not in flight or acknowledged, and every
+    /// byte sent at least once.
+    pub fn fin_sendable(&self) -> bool {
+        self.fin == FinState::Unsent && self.next_new == self.end
+    }
+
+    /// The end went out in a packet.
+    pub fn on_fin_sent(&mut self) {
+        if self.fin == FinState::Unsent {
+            self.fin = FinState::InFlight;
+        }
+    }
+
+    /// The packet carrying the end was lost.
+    pub fn on_fin_lost(&mut self) {
+        if self.fin == FinState::InFlight {
+            self.fin = FinState::Unsent;
+        }
+    }
+
+    /// The peer reports having the end.
+    pub fn on_fin_acked(&mut self) {
+        if self.fin != FinState::Open {
+            self.fin = FinState::Acked;
+        }
+    }
+
+    /// Finished, and everything including the end acknowledged: the stream's sending side is done.
+    pub fn is_done(&self) -> bool {
+        self.fin == FinState::Acked && self.is_fully_acked()
     }
 
     /// Whether everything written was acknowledged.
@@ -437,6 +506,29 @@ mod tests {
         buffer.on_lost(0..3);
         buffer.on_lost(4..2);
         assert_eq!(buffer.next_range(5, u64::MAX, 0), None);
+    }
+
+    #[test]
+    fn finish_waits_for_the_last_byte_and_is_resent_when_lost() {
+        let mut buffer = buffer_with(&[b"hello"]);
+        buffer.finish();
+        assert_eq!(
+            buffer.write(Bytes::from_static(b"x"), None),
+            Err(WriteError::Finished)
+        );
+        assert_eq!(buffer.final_offset(), Some(5));
+        assert!(!buffer.fin_sendable(), "data first");
+        buffer.next_range(5, u64::MAX, 0);
+        assert!(buffer.fin_sendable());
+        buffer.on_fin_sent();
+        assert!(!buffer.has_sendable(u64::MAX));
+        buffer.on_fin_lost();
+        assert!(buffer.has_sendable(u64::MAX));
+        buffer.on_fin_sent();
+        buffer.on_ack(5, &[]).unwrap();
+        assert!(!buffer.is_done());
+        buffer.on_fin_acked();
+        assert!(buffer.is_done());
     }
 
     #[test]

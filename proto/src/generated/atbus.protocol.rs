@@ -185,6 +185,10 @@ pub struct StreamAcknowledge {
     /// `acknowledge_offset + window_size`.
     #[prost(uint64, tag = "5")]
     pub window_size: u64,
+    /// The receiver has the stream's end (a packet with FINISH_STREAM); with `acknowledge_offset`
+    /// equal to that end, the whole stream is acknowledged.
+    #[prost(bool, tag = "6")]
+    pub finished: bool,
 }
 /// Acknowledgement of hop-level packet numbers of a datagram connection.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
