@@ -17,11 +17,22 @@ fn check(
     seeds: std::ops::Range<u64>,
     faults: Vec<Fault>,
 ) {
+    check_kind(name, LinkKind::Datagram, link, config, seeds, faults);
+}
+
+fn check_kind(
+    name: &str,
+    kind: LinkKind,
+    link: LinkConfig,
+    config: ConnectionConfig,
+    seeds: std::ops::Range<u64>,
+    faults: Vec<Fault>,
+) {
     for_each_seed(name, seeds, |seed| {
         let mut scenario = Scenario::new(name, seed)
             .node("a")
             .node("b")
-            .link("a", "b", LinkKind::Datagram, link.clone())
+            .link("a", "b", kind, link.clone())
             .workload(Workload::Echo {
                 client: "a".into(),
                 server: "b".into(),
@@ -140,4 +151,19 @@ fn a_partition_that_heals_loses_nothing() {
         0..4,
         vec![partition],
     );
+}
+
+#[test]
+fn byte_stream_links_deliver_exactly_once_in_order() {
+    for name in ["datacenter", "wifi", "satellite", "b3a"] {
+        let link = presets::by_name(name).expect("preset");
+        check_kind(
+            name,
+            LinkKind::ByteStream,
+            link,
+            ConnectionConfig::default(),
+            0..3,
+            vec![],
+        );
+    }
 }

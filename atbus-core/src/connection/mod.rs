@@ -58,6 +58,7 @@ use bytes::Bytes;
 
 use crate::Timestamp;
 use crate::congestion::{CongestionController, new_controller};
+use crate::frame::StreamDecoder;
 use crate::proto::CloseReason;
 use crate::stream::{Assembler, MessageMeta, RangeSet, SendBuffer, WriteError};
 
@@ -66,6 +67,10 @@ pub use rtt::RttEstimator;
 
 use pacer::Pacer;
 use recovery::SentPackets;
+
+/// Most bytes one `poll_transmit` writes on a byte-stream connection; also the fragment size
+/// there.
+const BYTE_STREAM_WRITE: usize = 64 * 1024;
 
 /// Acknowledgement frames that report a stream's changed receive state. Measured in B2: 2
 /// costs 21 % more bytes for no latency gain (a lost final acknowledgement is repaired by the
@@ -171,6 +176,9 @@ pub struct Connection {
     last_ack_eliciting_sent: Option<Timestamp>,
     last_received: Timestamp,
     events: VecDeque<ConnectionEvent>,
+    /// Present on byte-stream connections: they decode frames from a byte stream and need no
+    /// packet numbers, loss recovery, congestion control or pacing (the transport does that).
+    stream_decoder: Option<StreamDecoder>,
     closed: Option<CloseReason>,
     close_frame_pending: bool,
     stats: ConnectionStats,
@@ -203,11 +211,33 @@ impl Connection {
             last_ack_eliciting_sent: None,
             last_received: now,
             events: VecDeque::new(),
+            stream_decoder: None,
             closed: None,
             close_frame_pending: false,
             stats: ConnectionStats::default(),
             config,
         }
+    }
+
+    /// A connection over a reliable byte stream (TCP, Unix socket, in-process pipe): frames go
+    /// back to back, data is cut into large fragments (up to 64 KiB), and nothing is
+    /// retransmitted by timers; unacknowledged data is still kept until the peer's stream
+    /// acknowledgements release it, so that it can be sent another way if the stream dies.
+    pub fn byte_stream(config: ConnectionConfig, now: Timestamp) -> Self {
+        let decoder = StreamDecoder::new(config.frame_limits);
+        let config = ConnectionConfig {
+            max_datagram: BYTE_STREAM_WRITE,
+            congestion: crate::congestion::CongestionKind::Disabled,
+            ..config
+        };
+        let mut connection = Self::new(config, now);
+        connection.stream_decoder = Some(decoder);
+        connection
+    }
+
+    /// Whether this connection runs over a byte stream.
+    pub fn is_byte_stream(&self) -> bool {
+        self.stream_decoder.is_some()
     }
 
     /// The settings.

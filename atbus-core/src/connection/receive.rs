@@ -21,6 +21,10 @@ impl Connection {
         if self.closed.is_some() {
             return;
         }
+        debug_assert!(
+            self.stream_decoder.is_none(),
+            "a byte-stream connection takes handle_bytes"
+        );
         let len = datagram.len() as u64;
         let mut frames = Vec::new();
         if DatagramDecoder::new(self.config.frame_limits)
@@ -32,6 +36,39 @@ impl Connection {
         }
         self.stats.datagrams_received += 1;
         self.stats.bytes_received += len;
+        self.on_frames(now, frames);
+    }
+
+    /// Bytes arrived on a byte-stream connection, in any split. A byte stream that breaks the
+    /// frame format cannot be resynchronised: the connection closes with the decoder's reason.
+    pub fn handle_bytes(&mut self, now: Timestamp, data: &[u8]) {
+        if self.closed.is_some() {
+            return;
+        }
+        let Some(decoder) = self.stream_decoder.as_mut() else {
+            debug_assert!(false, "a datagram connection takes handle_datagram");
+            return;
+        };
+        self.stats.bytes_received += data.len() as u64;
+        decoder.feed(data);
+        let mut frames = Vec::new();
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => break,
+                Err(error) => {
+                    self.on_frames(now, frames);
+                    return self.close(error.close_reason());
+                }
+            }
+        }
+        self.on_frames(now, frames);
+    }
+
+    fn on_frames(&mut self, now: Timestamp, frames: Vec<crate::frame::Frame>) {
+        if frames.is_empty() {
+            return;
+        }
         self.last_received = now;
         for frame in frames {
             let number = frame.message.packet_number;
@@ -65,7 +102,8 @@ impl Connection {
                 return;
             }
             if ack_eliciting {
-                let in_order = number == self.largest_received + 1;
+                // Byte streams do not number frames and never reorder them.
+                let in_order = number == 0 || number == self.largest_received + 1;
                 self.ack_eliciting_unacked += 1;
                 if self.config.latency_mode || !in_order || self.ack_eliciting_unacked >= 2 {
                     self.ack_now = true;

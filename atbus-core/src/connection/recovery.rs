@@ -52,6 +52,14 @@ impl SentPackets {
 
 impl Connection {
     pub(super) fn on_packet_sent(&mut self, number: u64, packet: SentPacket, app_limited: bool) {
+        if self.is_byte_stream() {
+            // The transport is reliable: nothing to track per frame. Keep-alive timing still
+            // counts from the last ack-eliciting frame.
+            if packet.ack_eliciting {
+                self.last_ack_eliciting_sent = Some(packet.time_sent);
+            }
+            return;
+        }
         if packet.ack_eliciting {
             self.last_ack_eliciting_sent = Some(packet.time_sent);
             self.congestion.on_sent(&SentPacketInfo {

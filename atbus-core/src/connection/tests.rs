@@ -389,3 +389,108 @@ fn streams_past_the_limit_close_the_connection() {
     }
     assert_eq!(receiver.close_reason(), Some(CloseReason::StreamLimit));
 }
+
+/// Two byte-stream connections joined by a pipe that delivers bytes in ever-changing chunk sizes.
+fn run_byte_streams(
+    a: &mut Connection,
+    b: &mut Connection,
+    until: Timestamp,
+) -> (Vec<(i64, Bytes)>, Vec<i64>) {
+    let mut now = Timestamp::ZERO;
+    let mut received = Vec::new();
+    let mut finished = Vec::new();
+    let mut buf = BytesMut::new();
+    let mut chunk = 1usize;
+    let mut pump = |from: &mut Connection, to: &mut Connection, now: Timestamp| {
+        buf.clear();
+        while from.poll_transmit(now, &mut buf).is_some() {}
+        for piece in buf.chunks(chunk) {
+            to.handle_bytes(now, piece);
+        }
+        chunk = chunk % 5_000 + 37;
+    };
+    while now < until {
+        pump(a, b, now);
+        pump(b, a, now);
+        while let Some(event) = b.poll_event() {
+            match event {
+                ConnectionEvent::Message { stream, data, .. } => received.push((stream, data)),
+                ConnectionEvent::StreamFinished { stream } => finished.push(stream),
+                ConnectionEvent::Closed { .. } => {}
+            }
+        }
+        while a.poll_event().is_some() {}
+        now += Duration::from_millis(5);
+        for connection in [&mut *a, &mut *b] {
+            if connection.poll_timeout().is_some_and(|t| t <= now) {
+                connection.handle_timeout(now);
+            }
+        }
+    }
+    (received, finished)
+}
+
+#[test]
+fn byte_streams_carry_messages_in_large_fragments_without_packet_numbers() {
+    let mut a = Connection::byte_stream(ConnectionConfig::default(), Timestamp::ZERO);
+    let mut b = Connection::byte_stream(ConnectionConfig::default(), Timestamp::ZERO);
+    assert!(a.is_byte_stream());
+    let big = payload(9, 500_000);
+    for i in 0..200 {
+        a.send(Timestamp::ZERO, 1, payload(i, 300), None).unwrap();
+    }
+    a.send(Timestamp::ZERO, 2, big.clone(), None).unwrap();
+    a.finish(1).unwrap();
+    // Frames carry no packet numbers and fragments up to 64 KiB.
+    let mut buf = BytesMut::new();
+    let mut first = a
+        .poll_transmit(Timestamp::ZERO, &mut buf)
+        .map(|_| buf.split().freeze())
+        .unwrap();
+    let mut decoder = crate::frame::StreamDecoder::new(FrameLimits::default());
+    decoder.feed(&first);
+    let frame = decoder.next_frame().unwrap().unwrap();
+    assert_eq!(frame.message.packet_number, 0);
+    assert!(
+        first.len() > 30_000,
+        "one write holds many frames: {}",
+        first.len()
+    );
+    b.handle_bytes(Timestamp::ZERO, &first.split_to(first.len()));
+
+    // The harness collects b's events, those of this first write included.
+    let (received, finished) = run_byte_streams(&mut a, &mut b, secs(5));
+    let on_one: Vec<_> = received
+        .iter()
+        .filter(|(s, _)| *s == 1)
+        .map(|(_, d)| d.clone())
+        .collect();
+    assert!(on_one == (0..200).map(|i| payload(i, 300)).collect::<Vec<_>>());
+    assert!(
+        received
+            .iter()
+            .filter(|(s, _)| *s == 2)
+            .map(|(_, d)| d)
+            .eq([&big])
+    );
+    assert_eq!(finished, vec![1]);
+    assert_eq!(
+        a.unacked_bytes(),
+        0,
+        "stream acknowledgements released the send buffers"
+    );
+    assert_eq!(a.stats().packets_lost, 0);
+}
+
+#[test]
+fn garbage_on_a_byte_stream_closes_it_with_a_reason() {
+    let mut connection = Connection::byte_stream(ConnectionConfig::default(), Timestamp::ZERO);
+    connection.handle_bytes(Timestamp::ZERO, &[0x03, 0x02, 0x00, 0x00, 1, 2, 3, 4]);
+    assert_eq!(connection.close_reason(), Some(CloseReason::InvalidFrame));
+    let mut connection = Connection::byte_stream(ConnectionConfig::default(), Timestamp::ZERO);
+    connection.handle_bytes(Timestamp::ZERO, &[0x07]);
+    assert_eq!(
+        connection.close_reason(),
+        Some(CloseReason::UnsupportedVersion)
+    );
+}

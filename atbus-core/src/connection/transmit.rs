@@ -101,7 +101,11 @@ impl Connection {
         Some(len)
     }
 
+    /// The next packet number; byte streams do not number frames (0).
     fn take_packet_number(&mut self) -> u64 {
+        if self.is_byte_stream() {
+            return 0;
+        }
         let number = self.next_packet_number;
         self.next_packet_number += 1;
         number
@@ -164,7 +168,11 @@ impl Connection {
                 streams,
                 timepoint_microseconds: 0,
                 ack_delay_microseconds: delay,
-                packets: encode_packet_ack(&self.received),
+                packets: if self.is_byte_stream() {
+                    None
+                } else {
+                    encode_packet_ack(&self.received)
+                },
             })),
             ..Default::default()
         };
@@ -179,7 +187,11 @@ impl Connection {
         let Some(stream) = self.next_sendable_stream() else {
             return false;
         };
-        let number = self.next_packet_number;
+        let number = if self.is_byte_stream() {
+            0
+        } else {
+            self.next_packet_number
+        };
         let state = self
             .streams
             .get_mut(&stream)
@@ -241,7 +253,7 @@ impl Connection {
             }
             self.stats.retransmitted_bytes +=
                 sent_before.min(range.end).saturating_sub(range.start);
-            self.next_packet_number += 1;
+            self.next_packet_number += u64::from(number != 0);
             self.write_frame(&message, buf);
             self.pacer
                 .on_sent(now, size as u64, self.congestion.pacing_rate());
@@ -271,6 +283,11 @@ impl Connection {
         space: usize,
         buf: &mut BytesMut,
     ) -> bool {
+        let number = if self.is_byte_stream() {
+            0
+        } else {
+            self.next_packet_number
+        };
         let state = self
             .streams
             .get_mut(&stream)
@@ -282,7 +299,6 @@ impl Connection {
         else {
             return false;
         };
-        let number = self.next_packet_number;
         let message = FrameMessage {
             packet_number: number,
             body: Some(Body::Packet(Packet {
@@ -298,7 +314,7 @@ impl Connection {
             return false;
         }
         state.send.on_fin_sent();
-        self.next_packet_number += 1;
+        self.next_packet_number += u64::from(number != 0);
         self.write_frame(&message, buf);
         self.pacer
             .on_sent(now, size as u64, self.congestion.pacing_rate());

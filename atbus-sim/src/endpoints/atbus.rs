@@ -1,5 +1,5 @@
 //! atbus's own reliable connection (`atbus_core::connection`) as a simulated endpoint: one
-//! connection per datagram link.
+//! connection per link (a datagram connection, or a byte-stream one on byte-stream links).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -11,7 +11,7 @@ use atbus_core::stream::WriteError;
 
 use crate::endpoint::{Endpoint, LinkId, LinkKind, NodeId, Received, SendError, Transmit};
 
-/// One node running an atbus connection on each of its datagram links.
+/// One node running an atbus connection on each of its links.
 pub struct AtbusEndpoint {
     config: ConnectionConfig,
     connections: BTreeMap<LinkId, (NodeId, Connection)>,
@@ -52,10 +52,11 @@ impl AtbusEndpoint {
 
 impl Endpoint for AtbusEndpoint {
     fn handle_link_up(&mut self, now: Timestamp, link: LinkId, peer: NodeId, kind: LinkKind) {
-        if kind == LinkKind::Datagram {
-            self.connections
-                .insert(link, (peer, Connection::new(self.config.clone(), now)));
-        }
+        let connection = match kind {
+            LinkKind::Datagram => Connection::new(self.config.clone(), now),
+            LinkKind::ByteStream => Connection::byte_stream(self.config.clone(), now),
+        };
+        self.connections.insert(link, (peer, connection));
     }
 
     fn handle_link_down(&mut self, _now: Timestamp, link: LinkId) {
@@ -64,7 +65,11 @@ impl Endpoint for AtbusEndpoint {
 
     fn handle_input(&mut self, now: Timestamp, link: LinkId, data: Bytes) {
         if let Some((_, connection)) = self.connections.get_mut(&link) {
-            connection.handle_datagram(now, data);
+            if connection.is_byte_stream() {
+                connection.handle_bytes(now, &data);
+            } else {
+                connection.handle_datagram(now, data);
+            }
         }
         self.collect_events();
     }
