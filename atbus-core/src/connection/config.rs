@@ -11,9 +11,12 @@ pub const REDUNDANT_MESSAGE_MAX: u64 = 256;
 /// Settings of one datagram connection and of the streams it carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionConfig {
-    /// Largest datagram sent (UDP payload). 1,232 is safe on every IPv6 path (and IPv4 with
-    /// common tunnels); path-MTU discovery may raise it later.
+    /// Datagram size (UDP payload) to start with and to fall back to. 1,232 is safe on every
+    /// IPv6 path (and IPv4 with common tunnels).
     pub max_datagram: usize,
+    /// Largest datagram path-MTU discovery may reach (1,452: a 1,500-byte Ethernet MTU under
+    /// IPv6 and UDP headers). Equal to `max_datagram` turns discovery off.
+    pub max_mtu: usize,
     /// Largest message accepted for sending or receiving.
     pub max_message_size: usize,
     /// Unacknowledged bytes a stream buffers for sending.
@@ -53,6 +56,7 @@ impl Default for ConnectionConfig {
     fn default() -> Self {
         Self {
             max_datagram: 1_232,
+            max_mtu: 1_452,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE as usize,
             stream_send_buffer: 16 * 1024 * 1024,
             stream_receive_window: 16 * 1024 * 1024,

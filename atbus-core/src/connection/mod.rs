@@ -47,6 +47,7 @@
 pub mod ack;
 mod config;
 mod pacer;
+mod pmtud;
 mod receive;
 mod recovery;
 mod rtt;
@@ -66,6 +67,7 @@ pub use config::{ConnectionConfig, REDUNDANT_MESSAGE_MAX};
 pub use rtt::RttEstimator;
 
 use pacer::Pacer;
+use pmtud::MtuDiscovery;
 use recovery::SentPackets;
 
 /// Most bytes one `poll_transmit` writes on a byte-stream connection; also the fragment size
@@ -173,6 +175,7 @@ pub struct Connection {
     pto_count: u32,
     probe_pending: bool,
     pacer: Pacer,
+    mtu: MtuDiscovery,
     last_ack_eliciting_sent: Option<Timestamp>,
     last_received: Timestamp,
     events: VecDeque<ConnectionEvent>,
@@ -208,6 +211,7 @@ impl Connection {
             pto_count: 0,
             probe_pending: false,
             pacer: Pacer::new(config.max_datagram as u64, now),
+            mtu: MtuDiscovery::new(config.max_datagram, config.max_mtu),
             last_ack_eliciting_sent: None,
             last_received: now,
             events: VecDeque::new(),
@@ -227,6 +231,7 @@ impl Connection {
         let decoder = StreamDecoder::new(config.frame_limits);
         let config = ConnectionConfig {
             max_datagram: BYTE_STREAM_WRITE,
+            max_mtu: BYTE_STREAM_WRITE,
             congestion: crate::congestion::CongestionKind::Disabled,
             ..config
         };
@@ -243,6 +248,11 @@ impl Connection {
     /// The settings.
     pub fn config(&self) -> &ConnectionConfig {
         &self.config
+    }
+
+    /// The datagram size in use (raised by path-MTU discovery).
+    pub fn current_mtu(&self) -> usize {
+        self.mtu.current()
     }
 
     /// The RTT estimate.

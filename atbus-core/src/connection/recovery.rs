@@ -110,7 +110,8 @@ impl Connection {
             };
             self.rtt.update(now - packet.time_sent, delay);
         }
-        for (_, packet) in &newly_acked {
+        for (number, packet) in &newly_acked {
+            self.mtu.on_probe_acked(*number);
             // On a direct connection the peer endpoint itself acknowledged the packet: the end
             // of stream it carried has arrived (through relays, stream acknowledgements say so).
             if let Some(state) = packet.fin.and_then(|stream| self.streams.get_mut(&stream)) {
@@ -152,6 +153,11 @@ impl Connection {
             let packet = self.sent.packets.remove(&number).expect("listed above");
             self.sent.bytes_in_flight -= packet.size;
             self.congestion.on_lost(number, packet.size);
+            if self.mtu.is_probe(number) {
+                // Too large for the path, not a sign of congestion.
+                self.mtu.on_probe_lost(number);
+                continue;
+            }
             self.fin_lost(packet.fin);
             self.stats.packets_lost += 1;
             latest_lost =
@@ -226,6 +232,8 @@ impl Connection {
         self.stats.probe_timeouts += 1;
         if self.pto_count == PERSISTENT_CONGESTION_PTOS {
             self.congestion.on_persistent_congestion();
+            // Maybe the path stopped carrying our datagram size (a black hole).
+            self.mtu.on_black_hole();
         }
         // Tail-loss probe: the oldest unacknowledged data goes out again first.
         if let Some(ranges) = self

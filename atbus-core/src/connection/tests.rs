@@ -18,8 +18,9 @@ struct Pair {
     /// In flight towards b and towards a: (arrival, datagram).
     to_b: VecDeque<(Timestamp, Bytes)>,
     to_a: VecDeque<(Timestamp, Bytes)>,
-    /// Decides whether the n-th datagram of a direction (towards b: true) is dropped.
-    drop: Box<dyn FnMut(bool, u64) -> bool>,
+    /// Decides whether the n-th datagram of a direction (towards b: true), of the given size, is
+    /// dropped.
+    drop: Box<dyn FnMut(bool, u64, usize) -> bool>,
     sent: [u64; 2],
     received_a: Vec<(i64, Bytes)>,
     received_b: Vec<(i64, Bytes)>,
@@ -36,7 +37,7 @@ impl Pair {
             delay,
             to_b: VecDeque::new(),
             to_a: VecDeque::new(),
-            drop: Box::new(|_, _| false),
+            drop: Box::new(|_, _, _| false),
             sent: [0; 2],
             received_a: Vec::new(),
             received_b: Vec::new(),
@@ -55,7 +56,7 @@ impl Pair {
                 }
                 let count = &mut self.sent[usize::from(towards_b)];
                 *count += 1;
-                if (self.drop)(towards_b, *count) {
+                if (self.drop)(towards_b, *count, buf.len()) {
                     continue;
                 }
                 let queue = if towards_b {
@@ -155,7 +156,8 @@ fn large_messages_are_fragmented_and_reassembled() {
     pair.a.send(pair.now, 0, payload(2, 10), None).unwrap();
     pair.run_until(secs(10));
     assert!(pair.received_b == vec![(0, big), (0, payload(2, 10))]);
-    assert!(pair.a.stats().datagrams_sent > 250);
+    // 300 kB in datagrams of at most 1,452 bytes.
+    assert!(pair.a.stats().datagrams_sent > 210);
 }
 
 #[test]
@@ -166,7 +168,7 @@ fn loss_is_repaired_exactly_once_in_order() {
             ..ConnectionConfig::default()
         };
         let mut pair = Pair::new(config, Duration::from_millis(15));
-        pair.drop = Box::new(move |_, n| n % every == 0);
+        pair.drop = Box::new(move |_, n, _| n % every == 0);
         for i in 0..300 {
             pair.a
                 .send(pair.now, 5, payload(i, 1 + i % 700), None)
@@ -192,7 +194,7 @@ fn loss_is_repaired_exactly_once_in_order() {
 fn finished_streams_end_after_their_last_message_even_under_loss() {
     for every in [0, 2, 3] {
         let mut pair = Pair::new(ConnectionConfig::default(), Duration::from_millis(10));
-        pair.drop = Box::new(move |_, n| every > 0 && n % every == 0);
+        pair.drop = Box::new(move |_, n, _| every > 0 && n % every == 0);
         for i in 0..50 {
             pair.a.send(pair.now, 3, payload(i, 200), None).unwrap();
         }
@@ -259,10 +261,57 @@ fn data_beyond_the_announced_end_closes_the_connection() {
 }
 
 #[test]
+fn path_mtu_is_discovered_and_a_black_hole_is_survived() {
+    // A path that carries 1,452 bytes: discovery reaches the ceiling.
+    let mut pair = Pair::new(ConnectionConfig::default(), Duration::from_millis(10));
+    for i in 0..100 {
+        pair.a.send(pair.now, 0, payload(i, 1_000), None).unwrap();
+    }
+    pair.run_until(secs(2));
+    assert_eq!(pair.a.current_mtu(), 1_452);
+
+    // A path that carries 1,300 bytes: discovery stays below, nothing is lost for good.
+    let mut pair = Pair::new(ConnectionConfig::default(), Duration::from_millis(10));
+    pair.drop = Box::new(|_, _, len| len > 1_300);
+    for i in 0..100 {
+        pair.a.send(pair.now, 0, payload(i, 1_000), None).unwrap();
+    }
+    pair.run_until(secs(5));
+    assert!(
+        (1_232..=1_300).contains(&pair.a.current_mtu()),
+        "{}",
+        pair.a.current_mtu()
+    );
+    assert_eq!(pair.received_b.len(), 100);
+    assert_eq!(
+        pair.a.stats().packets_lost,
+        0,
+        "lost probes are not data losses"
+    );
+
+    // The path shrinks after discovery (a black hole): the connection falls back and delivers.
+    let mut pair = Pair::new(ConnectionConfig::default(), Duration::from_millis(10));
+    pair.a.send(pair.now, 0, payload(0, 5_000), None).unwrap();
+    pair.run_until(secs(2));
+    assert_eq!(pair.a.current_mtu(), 1_452);
+    pair.drop = Box::new(|_, _, len| len > 1_232);
+    for i in 1..50 {
+        pair.a.send(pair.now, 0, payload(i, 3_000), None).unwrap();
+    }
+    pair.run_until(secs(30));
+    assert_eq!(pair.received_b.len(), 50);
+    assert!(
+        pair.a.current_mtu() <= 1_232 + 16,
+        "{}",
+        pair.a.current_mtu()
+    );
+}
+
+#[test]
 fn tail_loss_is_probed() {
     let mut pair = Pair::new(ConnectionConfig::latency(), Duration::from_millis(10));
     // The first two datagrams (the only data, then its first retransmission) are lost.
-    pair.drop = Box::new(|towards_b, n| towards_b && n <= 2);
+    pair.drop = Box::new(|towards_b, n, _| towards_b && n <= 2);
     pair.a.send(pair.now, 0, payload(0, 20), None).unwrap();
     pair.run_until(secs(5));
     assert_eq!(pair.received_b, vec![(0, payload(0, 20))]);
@@ -277,7 +326,7 @@ fn keepalive_holds_an_idle_connection_and_silence_closes_it() {
     assert_eq!(pair.b.close_reason(), None);
     // The peer goes silent: declared gone ping interval × (faults + 1) = 24 s after the last
     // datagram from it.
-    pair.drop = Box::new(|_, _| true);
+    pair.drop = Box::new(|_, _, _| true);
     let silent_since = pair.a.last_received;
     pair.run_until(silent_since + Duration::from_millis(23_999));
     assert_eq!(pair.a.close_reason(), None);

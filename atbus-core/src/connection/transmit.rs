@@ -42,6 +42,9 @@ impl Connection {
             self.write_frame(&close, buf);
             return self.finish_datagram(buf, start);
         }
+        if let Some(size) = self.probe_size_due() {
+            return self.write_mtu_probe(now, size, buf, start);
+        }
         let has_data = self.has_sendable_data();
         if self.ack_now || (has_data && self.ack_wanted()) {
             self.write_ack(now, buf);
@@ -49,7 +52,7 @@ impl Connection {
         let mut ack_eliciting = false;
         while has_data && self.has_sendable_data() {
             let used = buf.len() - start;
-            let space = self.config.max_datagram.saturating_sub(used);
+            let space = self.mtu.current().saturating_sub(used);
             if space < MIN_DATA_SPACE {
                 break;
             }
@@ -120,9 +123,63 @@ impl Connection {
         self.ack_eliciting_unacked > 0 || self.streams.values().any(|s| s.ack_repeats > 0)
     }
 
+    /// A path-MTU probe is due: a datagram connection that has measured an RTT (the path
+    /// works), with room in the window, and a size left to try.
+    fn probe_size_due(&self) -> Option<usize> {
+        if self.is_byte_stream() || !self.rtt.has_sample() || !self.window_open() {
+            return None;
+        }
+        self.mtu.next_probe()
+    }
+
+    /// Sends a ping padded to exactly `size` bytes, alone in its datagram.
+    fn write_mtu_probe(
+        &mut self,
+        now: Timestamp,
+        size: usize,
+        buf: &mut BytesMut,
+        start: usize,
+    ) -> Option<usize> {
+        let number = self.take_packet_number();
+        let mut probe = FrameMessage {
+            packet_number: number,
+            body: Some(Body::Ping(PingData {
+                timepoint_microseconds: now.as_micros(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let bare = encoded_frame_len(&probe);
+        let mut padding = size.saturating_sub(bare + 3);
+        loop {
+            if let Some(Body::Ping(ping)) = &mut probe.body {
+                ping.pmtud_padding = vec![0u8; padding].into();
+            }
+            let len = encoded_frame_len(&probe);
+            if len <= size || padding == 0 {
+                break;
+            }
+            padding -= (len - size).min(padding);
+        }
+        let len = self.write_frame(&probe, buf);
+        self.mtu.on_probe_sent(number, len);
+        self.on_packet_sent(
+            number,
+            SentPacket {
+                time_sent: now,
+                size: len as u64,
+                ack_eliciting: true,
+                ranges: Vec::new(),
+                fin: None,
+            },
+            true,
+        );
+        self.finish_datagram(buf, start)
+    }
+
     /// Whether the congestion window has room for a full datagram.
     fn window_open(&self) -> bool {
-        self.sent.bytes_in_flight + self.config.max_datagram as u64 <= self.congestion.window()
+        self.sent.bytes_in_flight + self.mtu.current() as u64 <= self.congestion.window()
     }
 
     /// When the pacer next allows a packet, if data waits for it within the window (the same
@@ -197,7 +254,7 @@ impl Connection {
             .get_mut(&stream)
             .expect("sendable stream exists");
         let sent_before = state.send.sent_offset();
-        let whole_up_to = (self.config.max_datagram - PACKET_OVERHEAD) as u64;
+        let whole_up_to = (self.mtu.current() - PACKET_OVERHEAD) as u64;
         let mut budget = space.saturating_sub(PACKET_OVERHEAD) as u64;
         for _attempt in 0..3 {
             let Some(range) = state.send.next_range(budget, state.peer_limit, whole_up_to) else {
