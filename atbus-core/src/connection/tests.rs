@@ -225,6 +225,32 @@ fn finished_streams_end_after_their_last_message_even_under_loss() {
 }
 
 #[test]
+fn the_end_rides_with_the_last_data() {
+    use crate::proto::PacketFlag;
+    let mut connection = Connection::new(ConnectionConfig::default(), Timestamp::ZERO);
+    connection
+        .send(Timestamp::ZERO, 1, payload(0, 100), None)
+        .unwrap();
+    connection.finish(1).unwrap();
+    let mut buf = BytesMut::new();
+    connection.poll_transmit(Timestamp::ZERO, &mut buf).unwrap();
+    let mut frames = Vec::new();
+    crate::frame::DatagramDecoder::default()
+        .decode(buf.split().freeze(), &mut frames)
+        .unwrap();
+    let Some(Body::Packet(packet)) = &frames[0].message.body else {
+        panic!("a data packet first");
+    };
+    assert_eq!(packet.flags, PacketFlag::FinishStream as u32);
+    assert!(!packet.content.is_empty());
+    assert_eq!(
+        connection.poll_transmit(Timestamp::ZERO, &mut buf),
+        None,
+        "no separate end packet"
+    );
+}
+
+#[test]
 fn data_beyond_the_announced_end_closes_the_connection() {
     use crate::proto::{Packet, PacketContent, PacketFlag, PacketFragment};
     use prost::Message as _;

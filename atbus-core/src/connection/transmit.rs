@@ -310,23 +310,7 @@ impl Connection {
             }
             self.stats.retransmitted_bytes +=
                 sent_before.min(range.end).saturating_sub(range.start);
-            self.next_packet_number += u64::from(number != 0);
-            self.write_frame(&message, buf);
-            self.pacer
-                .on_sent(now, size as u64, self.congestion.pacing_rate());
-            let app_limited = !self.has_sendable_data();
-            self.on_packet_sent(
-                number,
-                SentPacket {
-                    time_sent: now,
-                    size: size as u64,
-                    ack_eliciting: true,
-                    ranges: vec![(stream, range)],
-                    fin: fin.then_some(stream),
-                },
-                app_limited,
-            );
-            self.next_stream = stream.wrapping_add(1);
+            self.send_stream_frame(now, buf, &message, stream, vec![(stream, range)], fin);
             return true;
         }
         false
@@ -370,25 +354,38 @@ impl Connection {
         if size > space {
             return false;
         }
-        state.send.on_fin_sent();
-        self.next_packet_number += u64::from(number != 0);
-        self.write_frame(&message, buf);
-        self.pacer
-            .on_sent(now, size as u64, self.congestion.pacing_rate());
-        let app_limited = !self.has_sendable_data();
-        self.on_packet_sent(
-            number,
-            SentPacket {
-                time_sent: now,
-                size: size as u64,
-                ack_eliciting: true,
-                ranges: Vec::new(),
-                fin: Some(stream),
-            },
-            app_limited,
-        );
-        self.next_stream = stream.wrapping_add(1);
+        self.send_stream_frame(now, buf, &message, stream, Vec::new(), true);
         true
+    }
+
+    /// Writes a packet of `stream` carrying `ranges` (and the stream's end when `fin`) and books
+    /// it: packet number, the end's state, pacing, loss recovery, round-robin position.
+    fn send_stream_frame(
+        &mut self,
+        now: Timestamp,
+        buf: &mut BytesMut,
+        message: &FrameMessage,
+        stream: i64,
+        ranges: Vec<(i64, std::ops::Range<u64>)>,
+        fin: bool,
+    ) {
+        let number = message.packet_number;
+        if fin && let Some(state) = self.streams.get_mut(&stream) {
+            state.send.on_fin_sent();
+        }
+        self.next_packet_number += u64::from(number != 0);
+        let size = self.write_frame(message, buf) as u64;
+        self.pacer.on_sent(now, size, self.congestion.pacing_rate());
+        let app_limited = !self.has_sendable_data();
+        let packet = SentPacket {
+            time_sent: now,
+            size,
+            ack_eliciting: true,
+            ranges,
+            fin: fin.then_some(stream),
+        };
+        self.on_packet_sent(number, packet, app_limited);
+        self.next_stream = stream.wrapping_add(1);
     }
 
     /// Round-robin: the first stream at or after `next_stream` with data to send.
