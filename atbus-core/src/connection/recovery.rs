@@ -236,14 +236,15 @@ impl Connection {
             self.mtu.on_black_hole();
         }
         // Tail-loss probe: the oldest unacknowledged data goes out again first.
-        if let Some(ranges) = self
+        if let Some((ranges, fin)) = self
             .sent
             .packets
             .values()
-            .find(|p| !p.ranges.is_empty())
-            .map(|p| p.ranges.clone())
+            .find(|p| !p.ranges.is_empty() || p.fin.is_some())
+            .map(|p| (p.ranges.clone(), p.fin))
         {
             self.requeue(&ranges);
+            self.fin_lost(fin);
         }
         self.probe_pending = true;
         // The probe counts from now.
