@@ -56,6 +56,7 @@ mod transmit;
 use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
+use prost::Message as _;
 
 use crate::Timestamp;
 use crate::congestion::{CongestionController, new_controller};
@@ -73,6 +74,15 @@ use recovery::SentPackets;
 /// Most bytes one `poll_transmit` writes on a byte-stream connection; also the fragment size
 /// there.
 const BYTE_STREAM_WRITE: usize = 64 * 1024;
+
+/// Flow-control window every stream grants before its first acknowledgement says otherwise:
+/// a sender never sends beyond it until told, and a receiver always accepts at least it, so a
+/// conforming sender never has data dropped for being beyond the window.
+pub const INITIAL_STREAM_WINDOW: u64 = 64 * 1024;
+
+/// Largest packet number accepted (as in QUIC, 2^62 − 1): far beyond any connection's life,
+/// and no arithmetic on it can overflow.
+const MAX_PACKET_NUMBER: u64 = (1 << 62) - 1;
 
 /// Acknowledgement frames that report a stream's changed receive state. Measured in B2: 2
 /// costs 21 % more bytes for no latency gain (a lost final acknowledgement is repaired by the
@@ -116,6 +126,15 @@ pub enum SendError {
     /// Too many streams are open.
     #[error("stream limit of {0} reached")]
     StreamLimit(usize),
+    /// The message's metadata (type, options, labels) does not fit one datagram with its first
+    /// byte.
+    #[error("message metadata of {len} bytes does not fit a datagram (at most {max})")]
+    MetadataTooLarge {
+        /// Encoded size of the metadata.
+        len: usize,
+        /// What fits.
+        max: usize,
+    },
 }
 
 /// Counters for exporters and benchmarks.
@@ -281,6 +300,23 @@ impl Connection {
         if self.closed.is_some() {
             return Err(SendError::Closed);
         }
+        if let Some(meta) = &meta {
+            let len = crate::stream::Fragment {
+                offset: 0,
+                data: Bytes::new(),
+                ends_message: true,
+                meta: Some(meta.clone()),
+            }
+            .to_proto()
+            .encoded_len();
+            let max = self
+                .config
+                .max_datagram
+                .saturating_sub(transmit::PACKET_OVERHEAD + 1);
+            if len > max {
+                return Err(SendError::MetadataTooLarge { len, max });
+            }
+        }
         let limit = self.config.max_streams;
         let state = self
             .stream_mut(stream)
@@ -322,7 +358,7 @@ impl Connection {
             if self.streams.len() >= self.config.max_streams {
                 return None;
             }
-            let receive_window = self.config.stream_receive_window;
+            let receive_window = self.config.stream_receive_window.max(INITIAL_STREAM_WINDOW);
             self.streams.insert(
                 id,
                 StreamState {
@@ -331,8 +367,8 @@ impl Connection {
                         self.config.max_message_size,
                     ),
                     recv: Assembler::new(receive_window, self.config.max_message_size as u64),
-                    // Until the peer says otherwise, it accepts a default window.
-                    peer_limit: receive_window,
+                    // Until the peer says otherwise, it accepts the initial window.
+                    peer_limit: INITIAL_STREAM_WINDOW,
                     ack_repeats: 0,
                     finish_reported: false,
                 },

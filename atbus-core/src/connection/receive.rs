@@ -72,6 +72,9 @@ impl Connection {
         self.last_received = now;
         for frame in frames {
             let number = frame.message.packet_number;
+            if number > super::MAX_PACKET_NUMBER {
+                return self.close(CloseReason::ProtocolViolation);
+            }
             if number != 0 {
                 if self.received.contains(number) || number < self.received_floor {
                     continue; // A duplicate, or too old to track.
@@ -140,12 +143,16 @@ impl Connection {
         };
         let finishes = packet.flags & PacketFlag::FinishStream as u32 != 0;
         let mut offset = packet.stream_offset;
+        let mut complete = true;
         for fragment in content.fragments {
             let len = fragment.data.len() as u64;
             match stream.recv.insert(Fragment::from_proto(offset, fragment)) {
                 Ok(()) => {}
-                // Beyond the window: the rest of the packet is dropped; the sender will resend.
-                Err(AssembleError::BeyondWindow { .. }) => break,
+                // Beyond the window (a sender ignoring flow control): the rest is dropped.
+                Err(AssembleError::BeyondWindow { .. }) => {
+                    complete = false;
+                    break;
+                }
                 Err(AssembleError::MessageTooLarge { .. }) => {
                     return self.close(CloseReason::MessageTooLarge);
                 }
@@ -156,7 +163,8 @@ impl Connection {
             };
             offset = next;
         }
-        if finishes {
+        // The end is where the packet's data ends: only known when all of it was taken.
+        if finishes && complete {
             match stream.recv.set_end(offset) {
                 Ok(()) => {}
                 Err(AssembleError::BeyondWindow { .. }) => {}

@@ -54,6 +54,11 @@ impl Pair {
                 if conn.poll_transmit(self.now, &mut buf).is_none() {
                     break;
                 }
+                assert!(
+                    buf.len() <= conn.config().max_mtu,
+                    "datagram of {} bytes",
+                    buf.len()
+                );
                 let count = &mut self.sent[usize::from(towards_b)];
                 *count += 1;
                 if (self.drop)(towards_b, *count, buf.len()) {
@@ -331,6 +336,70 @@ fn path_mtu_is_discovered_and_a_black_hole_is_survived() {
         "{}",
         pair.a.current_mtu()
     );
+}
+
+#[test]
+fn a_small_receive_window_slows_the_sender_but_loses_nothing() {
+    let mut pair = Pair::new(ConnectionConfig::default(), Duration::from_millis(10));
+    pair.b = Connection::new(
+        ConnectionConfig {
+            stream_receive_window: 1_000, // raised to the initial window, 64 KiB
+            ..ConnectionConfig::default()
+        },
+        Timestamp::ZERO,
+    );
+    pair.drop = Box::new(|_, n, _| n % 5 == 0);
+    for i in 0..40 {
+        pair.a.send(pair.now, 1, payload(i, 50_000), None).unwrap();
+    }
+    pair.a.finish(1).unwrap();
+    pair.run_until(secs(30));
+    assert_eq!(pair.received_b.len(), 40);
+    assert!(pair.received_b == (0..40).map(|i| (1, payload(i, 50_000))).collect::<Vec<_>>());
+    assert_eq!(pair.finished_b.len(), 1);
+}
+
+#[test]
+fn many_streams_with_gaps_keep_acknowledgements_within_a_datagram() {
+    let mut pair = Pair::new(ConnectionConfig::default(), Duration::from_millis(10));
+    pair.drop = Box::new(|towards_b, n, _| towards_b && n % 3 == 0);
+    for stream in 0..300 {
+        for i in 0..4 {
+            pair.a
+                .send(pair.now, stream, payload(i, 700), None)
+                .unwrap();
+        }
+    }
+    // The harness asserts every datagram stays within the MTU.
+    pair.run_until(secs(30));
+    assert_eq!(pair.received_b.len(), 1_200);
+}
+
+#[test]
+fn hostile_packet_numbers_and_oversized_metadata_are_refused() {
+    let mut connection = Connection::new(ConnectionConfig::default(), Timestamp::ZERO);
+    connection.handle_datagram(
+        Timestamp::ZERO,
+        datagram(FrameMessage {
+            packet_number: u64::MAX,
+            body: Some(Body::Ping(Default::default())),
+            ..Default::default()
+        }),
+    );
+    assert_eq!(
+        connection.close_reason(),
+        Some(CloseReason::ProtocolViolation)
+    );
+
+    let mut connection = Connection::new(ConnectionConfig::default(), Timestamp::ZERO);
+    let meta = crate::stream::MessageMeta {
+        labels: [("k".to_owned(), "v".repeat(2_000))].into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        connection.send(Timestamp::ZERO, 1, payload(0, 10), Some(meta)),
+        Err(SendError::MetadataTooLarge { .. })
+    ));
 }
 
 #[test]

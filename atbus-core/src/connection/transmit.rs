@@ -14,9 +14,11 @@ use crate::proto::{
 };
 
 /// Room kept for the frame header, the packet fields and one fragment's fields.
-const PACKET_OVERHEAD: usize = 48;
+pub(super) const PACKET_OVERHEAD: usize = 48;
 /// Extra room per additional fragment (its key, length and flag).
 const FRAGMENT_OVERHEAD: usize = 12;
+/// Room kept in an acknowledgement frame for the header, packet-number ranges and delay.
+const ACK_FRAME_OVERHEAD: usize = 400;
 /// Below this much space a data frame is not worth starting.
 const MIN_DATA_SPACE: usize = 64;
 
@@ -62,6 +64,8 @@ impl Connection {
                 break;
             }
             if !self.write_stream_packet(now, space, buf) {
+                // Let the other streams go first next time.
+                self.next_stream = self.next_stream.wrapping_add(1);
                 break;
             }
             ack_eliciting = true;
@@ -199,23 +203,27 @@ impl Connection {
     }
 
     fn write_ack(&mut self, now: Timestamp, buf: &mut BytesMut) {
-        let streams = self
-            .streams
-            .iter_mut()
-            .filter(|(_, s)| s.ack_repeats > 0)
-            .map(|(&id, s)| {
-                s.ack_repeats -= 1;
-                let contiguous = s.recv.contiguous();
-                StreamAcknowledge {
-                    stream_id: id,
-                    acknowledge_offset: contiguous,
-                    received_max_offset: s.recv.max_received(),
-                    received_ranges: encode_stream_ranges(contiguous, &s.recv.received_ranges()),
-                    window_size: s.recv.window_limit() - contiguous,
-                    finished: s.recv.end().is_some(),
-                }
-            })
-            .collect();
+        // Stream states go in while they fit one datagram; the rest wait for the next frame.
+        let mut budget = self.mtu.current().saturating_sub(ACK_FRAME_OVERHEAD);
+        let mut streams = Vec::new();
+        for (&id, s) in self.streams.iter_mut().filter(|(_, s)| s.ack_repeats > 0) {
+            let contiguous = s.recv.contiguous();
+            let ack = StreamAcknowledge {
+                stream_id: id,
+                acknowledge_offset: contiguous,
+                received_max_offset: s.recv.max_received(),
+                received_ranges: encode_stream_ranges(contiguous, &s.recv.received_ranges()),
+                window_size: s.recv.window_limit() - contiguous,
+                finished: s.recv.end().is_some(),
+            };
+            let size = ack.encoded_len() + 4;
+            if size > budget {
+                break;
+            }
+            budget -= size;
+            s.ack_repeats -= 1;
+            streams.push(ack);
+        }
         let delay = self.ack_deadline.map_or(0, |deadline| {
             (now - (deadline - self.config.max_ack_delay)).as_micros() as u64
         });

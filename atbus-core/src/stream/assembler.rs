@@ -200,7 +200,8 @@ impl Assembler {
                 return Err(AssembleError::InconsistentBoundary { start, end });
             }
             self.boundaries.insert(end);
-            return Ok(());
+            // A message that was complete but for its end marker is complete now.
+            return self.check_completed_messages(end.saturating_sub(1), self.contiguous);
         }
         let inconsistent = AssembleError::InconsistentBoundary { start, end };
         // No known boundary strictly inside this fragment...
@@ -224,20 +225,53 @@ impl Assembler {
         }
         self.store(start.max(self.read), end, &fragment.data, start);
         self.max_received = self.max_received.max(end);
+        let before = self.contiguous;
         while let Some(data) = self.pieces.get(&self.contiguous) {
             self.contiguous += data.len() as u64;
         }
-        // The first message has at least the contiguous bytes (exactly up to its end when that
-        // is known and present): a later message's end says nothing about the first one's size.
-        let first_message_len = match self.boundaries.first() {
-            Some(&end) if end <= self.contiguous => end - self.read,
-            _ => self.contiguous - self.read,
-        };
-        if first_message_len > self.max_message {
+        self.check_completed_messages(before, self.contiguous)?;
+        // A boundary that arrived after its bytes completes a message too.
+        if fragment.ends_message && end <= before {
+            self.check_completed_messages(end - 1, end)?;
+        }
+        // The message still open at the end of the contiguous bytes (it starts after the last end
+        // below them) has at least those bytes; complete messages were checked above.
+        let open_start = self
+            .boundaries
+            .range(..=self.contiguous)
+            .next_back()
+            .copied()
+            .unwrap_or(self.read)
+            .max(self.read);
+        if self.contiguous - open_start > self.max_message {
             return Err(AssembleError::MessageTooLarge {
-                start: self.read,
+                start: open_start,
                 max: self.max_message,
             });
+        }
+        Ok(())
+    }
+
+    /// Every message whose last byte arrived in `(after, up_to]` (now wholly received) must not
+    /// exceed the maximum size: each is checked once, when it completes.
+    fn check_completed_messages(&self, after: u64, up_to: u64) -> Result<(), AssembleError> {
+        if up_to <= after {
+            return Ok(());
+        }
+        for &end in self.boundaries.range(after + 1..=up_to) {
+            let start = self
+                .boundaries
+                .range(..end)
+                .next_back()
+                .copied()
+                .unwrap_or(self.read)
+                .max(self.read);
+            if end - start > self.max_message {
+                return Err(AssembleError::MessageTooLarge {
+                    start,
+                    max: self.max_message,
+                });
+            }
         }
         Ok(())
     }
@@ -420,6 +454,24 @@ mod tests {
         assert!(!assembler.is_finished());
         assembler.pop().unwrap();
         assert!(assembler.is_finished());
+    }
+
+    #[test]
+    fn every_message_is_checked_against_the_maximum_not_only_the_first() {
+        let mut assembler = Assembler::new(10_000, 4);
+        assembler.insert(fragment(0, b"abc", true)).unwrap();
+        assert!(matches!(
+            assembler.insert(fragment(3, b"abcdefgh", true)),
+            Err(AssembleError::MessageTooLarge { start: 3, max: 4 })
+        ));
+        // Bytes first, the end marker later (an empty fragment).
+        let mut assembler = Assembler::new(10_000, 4);
+        assembler.insert(fragment(0, b"abcdef", false)).unwrap_err();
+        let mut assembler = Assembler::new(10_000, 8);
+        assembler.insert(fragment(0, b"ab", true)).unwrap();
+        assembler
+            .insert(fragment(2, b"cdefghijk", false))
+            .unwrap_err();
     }
 
     #[test]
