@@ -108,7 +108,16 @@ impl Connection {
         Some(len)
     }
 
-    /// The next packet number; byte streams do not number frames (0).
+    /// The packet number the next frame will carry; byte streams do not number frames (0).
+    fn peek_packet_number(&self) -> u64 {
+        if self.is_byte_stream() {
+            0
+        } else {
+            self.next_packet_number
+        }
+    }
+
+    /// The next packet number, taken; byte streams do not number frames (0).
     fn take_packet_number(&mut self) -> u64 {
         if self.is_byte_stream() {
             return 0;
@@ -252,11 +261,7 @@ impl Connection {
         let Some(stream) = self.next_sendable_stream() else {
             return false;
         };
-        let number = if self.is_byte_stream() {
-            0
-        } else {
-            self.next_packet_number
-        };
+        let number = self.peek_packet_number();
         let state = self
             .streams
             .get_mut(&stream)
@@ -332,11 +337,7 @@ impl Connection {
         space: usize,
         buf: &mut BytesMut,
     ) -> bool {
-        let number = if self.is_byte_stream() {
-            0
-        } else {
-            self.next_packet_number
-        };
+        let number = self.peek_packet_number();
         let state = self
             .streams
             .get_mut(&stream)
