@@ -58,6 +58,10 @@ enum EventKind {
     PartitionEnd {
         link: usize,
     },
+    SetMtu {
+        link: usize,
+        mtu: Option<u32>,
+    },
     Kill {
         node: usize,
     },
@@ -333,6 +337,9 @@ impl Simulator {
                     let node = self.scenario.node_index(&node, String::new())?;
                     self.schedule(Timestamp::ZERO + at, EventKind::Kill { node });
                 }
+                Fault::SetMtu { link, at, mtu } => {
+                    self.schedule(Timestamp::ZERO + at, EventKind::SetMtu { link, mtu });
+                }
             }
         }
         Ok(())
@@ -454,6 +461,14 @@ impl Simulator {
                 if self.links[link].kind == LinkKind::ByteStream && self.links[link].partitions == 0
                 {
                     self.link_up(link);
+                }
+            }
+            EventKind::SetMtu { link, mtu } => {
+                self.trace.write_u8(6);
+                self.trace.write_usize(link);
+                self.trace.write_u32(mtu.unwrap_or(0));
+                for direction in &mut self.links[link].directions {
+                    direction.config.mtu = mtu;
                 }
             }
             EventKind::Kill { node } => {

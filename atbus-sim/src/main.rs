@@ -57,6 +57,8 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Every simulated benchmark of the transport at once: B2 (20 seeds), then B3 (seed 0).
+    Bench,
     /// Measure the simulator: simulated deliveries per second of wall time.
     Speed {
         /// Pairs of nodes.
@@ -525,7 +527,7 @@ fn list() {
         "endpoints (--endpoint): raw, frames, kcp-default, kcp-normal, kcp-fast, atbus, atbus-latency"
     );
     println!(
-        "other commands: kcp-table (KCP validation), b2 (atbus against KCP), b3 (bulk), speed"
+        "other commands: kcp-table (KCP validation), b2 (atbus against KCP), b3 (bulk), bench (b2 + b3), speed"
     );
 }
 
@@ -541,6 +543,10 @@ fn main() {
         Command::KcpTable { seeds, timing } => kcp_table(seeds, timing),
         Command::B2 { seeds } => b2(seeds),
         Command::B3 { seed } => b3(seed),
+        Command::Bench => b2(20).and_then(|()| {
+            println!();
+            b3(0)
+        }),
         Command::Speed { pairs, messages } => speed(pairs, messages),
     };
     if let Err(error) = result {

@@ -140,6 +140,16 @@ pub enum Fault {
         /// When.
         at: Duration,
     },
+    /// From `at` on, link `link` carries datagrams of at most `mtu` bytes both ways (`None`:
+    /// unlimited) — a path whose MTU changes mid-transfer.
+    SetMtu {
+        /// Index of the link.
+        link: usize,
+        /// When.
+        at: Duration,
+        /// The new MTU.
+        mtu: Option<u32>,
+    },
 }
 
 /// A complete simulation scenario.
@@ -278,6 +288,15 @@ impl Scenario {
                     }
                 }
                 Fault::DropPacket { link, .. } => self.check_link(*link, &path)?,
+                Fault::SetMtu { link, mtu, .. } => {
+                    self.check_link(*link, &path)?;
+                    if *mtu == Some(0) {
+                        return Err(ScenarioError::new(
+                            format!("{path}.mtu"),
+                            "must be positive",
+                        ));
+                    }
+                }
                 Fault::KillNode { node, .. } => {
                     self.node_index(node, format!("{path}.node"))?;
                 }

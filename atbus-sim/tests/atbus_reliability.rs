@@ -167,3 +167,73 @@ fn byte_stream_links_deliver_exactly_once_in_order() {
         );
     }
 }
+
+#[test]
+fn the_path_mtu_shrinking_and_growing_mid_transfer_loses_nothing() {
+    for config in [ConnectionConfig::default(), ConnectionConfig::latency()] {
+        for_each_seed(
+            "the_path_mtu_shrinking_and_growing_mid_transfer_loses_nothing",
+            0..3,
+            |seed| {
+                let link = LinkConfig {
+                    delay: Duration::from_millis(10),
+                    mtu: Some(1_472),
+                    ..LinkConfig::default()
+                };
+                let scenario = Scenario::new("mtu_change", seed)
+                    .node("a")
+                    .node("b")
+                    .link("a", "b", LinkKind::Datagram, link)
+                    .workload(Workload::Messages {
+                        from: "a".into(),
+                        to: "b".into(),
+                        stream: 1,
+                        size: 3_000,
+                        interval: Duration::from_millis(10),
+                        count: 400,
+                        start: Duration::ZERO,
+                    })
+                    // Discovery reaches 1,452 early; the path drops to 1,300, then recovers.
+                    .fault(Fault::SetMtu {
+                        link: 0,
+                        at: Duration::from_secs(1),
+                        mtu: Some(1_300),
+                    })
+                    .fault(Fault::SetMtu {
+                        link: 0,
+                        at: Duration::from_millis(2_500),
+                        mtu: Some(1_472),
+                    })
+                    .deadline(Duration::from_secs(120));
+                let mut factory = |_: NodeId, _: &str| -> Box<dyn Endpoint> {
+                    Box::new(AtbusEndpoint::new(config.clone()))
+                };
+                let report = Simulator::new(scenario, &mut factory)
+                    .map_err(|e| e.to_string())?
+                    .run();
+                let m = &report.metrics;
+                let mtu_drops = m
+                    .total_traffic()
+                    .drops
+                    .get(&atbus_sim::DropCause::Mtu)
+                    .copied()
+                    .unwrap_or(0);
+                if mtu_drops == 0 {
+                    return Err(
+                        "the MTU change dropped nothing: the scenario does not test it".into(),
+                    );
+                }
+                if report.outcome != Outcome::Completed
+                    || m.duplicate_deliveries + m.out_of_order_deliveries > 0
+                {
+                    return Err(format!(
+                        "{:?}, {} incomplete, {mtu_drops} MTU drops",
+                        report.outcome,
+                        m.incomplete()
+                    ));
+                }
+                Ok(())
+            },
+        );
+    }
+}
