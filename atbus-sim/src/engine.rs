@@ -677,11 +677,11 @@ impl Simulator {
 
     /// Offers bulk data of `node` until its endpoint refuses; true if anything was accepted.
     fn offer_bulk(&mut self, node: usize) -> bool {
-        let Some(list) = self.bulk_senders.get(&node).cloned() else {
-            return false;
-        };
+        // Indexed rather than cloned: this runs on every drain of a bulk sender.
+        let count = self.bulk_senders.get(&node).map_or(0, Vec::len);
         let mut accepted = false;
-        for w in list {
+        for i in 0..count {
+            let w = self.bulk_senders[&node][i];
             let Workload::Bulk { message_size, .. } = self.workloads[w].spec else {
                 continue;
             };
