@@ -39,6 +39,16 @@ pub struct Received {
     pub payload: Bytes,
 }
 
+/// The most memory an endpoint's protocol state held during a run, as the endpoint accounts
+/// it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryPeaks {
+    /// Bytes held for reassembly on any one connection (received, not yet delivered).
+    pub receive: u64,
+    /// Bytes sent and not yet acknowledged on any one connection.
+    pub send: u64,
+}
+
 /// Why an endpoint refused a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -91,4 +101,9 @@ pub trait Endpoint {
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called, if ever.
     fn poll_timeout(&mut self) -> Option<Timestamp>;
+
+    /// The peaks of protocol memory so far, for endpoints that account it.
+    fn memory_peaks(&self) -> Option<MemoryPeaks> {
+        None
+    }
 }

@@ -30,7 +30,7 @@ use twox_hash::XxHash3_64;
 
 use atbus_core::Timestamp;
 
-use crate::endpoint::{Endpoint, LinkId, NodeId, Received};
+use crate::endpoint::{Endpoint, LinkId, MemoryPeaks, NodeId, Received};
 use crate::link::{DirectionState, Fate, LinkKind};
 use crate::metrics::{DirectionStats, DropCause, MessageRecord, Metrics};
 use crate::rng::SimRng;
@@ -148,6 +148,9 @@ pub struct RunReport {
     pub metrics: Metrics,
     /// Hash of every processed event, for determinism checks.
     pub trace_hash: u64,
+    /// Per node, in declaration order: the memory peaks its endpoint reported, if it accounts
+    /// them.
+    pub memory: Vec<Option<MemoryPeaks>>,
 }
 
 /// Events at one virtual instant beyond which the run is declared stuck.
@@ -413,6 +416,11 @@ impl Simulator {
             seed: self.scenario.seed,
             outcome,
             trace_hash: self.trace.finish(),
+            memory: self
+                .nodes
+                .iter()
+                .map(|n| n.endpoint.memory_peaks())
+                .collect(),
             metrics: self.metrics,
         }
     }

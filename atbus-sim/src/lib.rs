@@ -55,7 +55,7 @@ pub mod scenarios;
 pub mod seeds;
 mod workload;
 
-pub use endpoint::{Endpoint, LinkId, NodeId, Received, SendError, Transmit};
+pub use endpoint::{Endpoint, LinkId, MemoryPeaks, NodeId, Received, SendError, Transmit};
 pub use endpoints::{
     AtbusEndpoint, FrameEndpoint, KcpConfig, KcpEndpoint, KcpMode, KcpTiming, RawEndpoint,
 };

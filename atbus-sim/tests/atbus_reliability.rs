@@ -1,13 +1,15 @@
 //! atbus connections under every preset and harsher links: every message arrives exactly once,
-//! in order, unmodified, for many seeds.
+//! in order, unmodified, for many seeds, and the endpoints' memory stays within the configured
+//! bounds.
 
 use std::time::Duration;
 
-use atbus_core::connection::ConnectionConfig;
+use atbus_core::connection::{ConnectionConfig, INITIAL_STREAM_WINDOW};
+use atbus_core::stream::COMPACT_SLACK;
 use atbus_sim::seeds::for_each_seed;
 use atbus_sim::{
-    AtbusEndpoint, Endpoint, Fault, LinkConfig, LinkKind, LossModel, NodeId, Outcome, Scenario,
-    Simulator, Workload, presets,
+    AtbusEndpoint, Endpoint, Fault, LinkConfig, LinkKind, LossModel, NodeId, Outcome, RunReport,
+    Scenario, Simulator, Workload, presets,
 };
 
 fn check(
@@ -61,6 +63,16 @@ fn check_kind(
         let report = Simulator::new(scenario, &mut factory)
             .map_err(|e| e.to_string())?
             .run();
+        check_report(&report, &config, 2)
+    });
+}
+
+/// Exactly once, in order, unmodified; and per connection, reassembly memory within the
+/// receive budget (plus what filling holes from the front may take: each stream's initial
+/// window and compaction slack, and one datagram) and unacknowledged data within the send
+/// buffers of the `streams` streams used.
+fn check_report(report: &RunReport, config: &ConnectionConfig, streams: u64) -> Result<(), String> {
+    {
         let m = &report.metrics;
         if report.outcome != Outcome::Completed {
             return Err(format!(
@@ -76,8 +88,20 @@ fn check_kind(
                 m.duplicate_deliveries, m.out_of_order_deliveries, m.corrupted_deliveries
             ));
         }
+        let receive_bound = config.receive_memory_limit
+            + streams * (INITIAL_STREAM_WINDOW + COMPACT_SLACK)
+            + config.max_mtu as u64;
+        let send_bound = streams * config.stream_send_buffer;
+        for (node, peaks) in report.memory.iter().enumerate() {
+            let peaks = peaks.ok_or("the atbus endpoint reports its memory")?;
+            if peaks.receive > receive_bound || peaks.send > send_bound {
+                return Err(format!(
+                    "node {node}: memory peaks {peaks:?} beyond receive {receive_bound} / send {send_bound}"
+                ));
+            }
+        }
         Ok(())
-    });
+    }
 }
 
 #[test]
@@ -236,4 +260,59 @@ fn the_path_mtu_shrinking_and_growing_mid_transfer_loses_nothing() {
             },
         );
     }
+}
+
+/// Two bulk transfers and small messages into a receiver whose budget is far below what the
+/// link keeps in flight, under loss and reordering: the sender is slowed and resends what was
+/// refused, nothing is lost, and memory stays within the budget.
+#[test]
+fn a_tight_receive_budget_holds_under_loss_and_loses_nothing() {
+    let config = ConnectionConfig {
+        receive_memory_limit: 96 * 1024,
+        stream_send_buffer: 512 * 1024,
+        ..ConnectionConfig::default()
+    };
+    let link = LinkConfig {
+        delay: Duration::from_millis(20),
+        jitter: Duration::from_millis(5),
+        fifo: false,
+        loss: LossModel::Random { probability: 0.05 },
+        reorder: 0.05,
+        reorder_delay: Duration::from_millis(10),
+        bandwidth_bps: Some(50_000_000),
+        ..LinkConfig::default()
+    };
+    for_each_seed("a_tight_receive_budget", 0..3, |seed| {
+        let mut scenario = Scenario::new("tight_budget", seed)
+            .node("a")
+            .node("b")
+            .link("a", "b", LinkKind::Datagram, link.clone())
+            .deadline(Duration::from_secs(600));
+        for stream in [1, 2] {
+            scenario = scenario.workload(Workload::Bulk {
+                from: "a".into(),
+                to: "b".into(),
+                stream,
+                total_bytes: 1 << 20,
+                message_size: 16 * 1024,
+                start: Duration::ZERO,
+            });
+        }
+        scenario = scenario.workload(Workload::Messages {
+            from: "a".into(),
+            to: "b".into(),
+            stream: 3,
+            size: 200,
+            interval: Duration::from_millis(20),
+            count: 200,
+            start: Duration::ZERO,
+        });
+        let mut factory = |_: NodeId, _: &str| -> Box<dyn Endpoint> {
+            Box::new(AtbusEndpoint::new(config.clone()))
+        };
+        let report = Simulator::new(scenario, &mut factory)
+            .map_err(|e| e.to_string())?
+            .run();
+        check_report(&report, &config, 3)
+    });
 }

@@ -23,6 +23,13 @@ pub struct ConnectionConfig {
     pub stream_send_buffer: u64,
     /// Bytes a stream accepts beyond what it delivered (its receive window).
     pub stream_receive_window: u64,
+    /// Memory the reassembly of all streams may hold (payload, the receive buffers it pins,
+    /// bookkeeping). Streams are granted flow-control credit only from what is spare; beyond
+    /// the limit, data that does not fill a stream from the front is refused unacknowledged
+    /// (the sender resends it later). Streams start with
+    /// [`INITIAL_STREAM_WINDOW`](super::INITIAL_STREAM_WINDOW) each, granted before any
+    /// budget applies.
+    pub receive_memory_limit: u64,
     /// Most streams the peer may open.
     pub max_streams: usize,
     /// Longest the receiver holds an acknowledgement back (unless latency mode).
@@ -60,6 +67,7 @@ impl Default for ConnectionConfig {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE as usize,
             stream_send_buffer: 16 * 1024 * 1024,
             stream_receive_window: 16 * 1024 * 1024,
+            receive_memory_limit: 32 * 1024 * 1024,
             max_streams: 1_024,
             max_ack_delay: Duration::from_millis(10),
             initial_rtt: Duration::from_millis(100),

@@ -37,14 +37,21 @@
 //!
 //! # Invariants
 //!
-//! - Memory: per stream, unacknowledged send data ≤ `stream_send_buffer`, reassembly ≤
-//!   `stream_receive_window`; streams ≤ `max_streams`; acknowledgement ranges ≤
-//!   [`ack::MAX_ACK_RANGES`].
+//! - Memory: per stream, unacknowledged send data ≤ `stream_send_buffer`; streams ≤
+//!   `max_streams`; acknowledgement ranges ≤ [`ack::MAX_ACK_RANGES`].
+//! - Receive memory (charged: payload, the buffers zero-copy pieces pin, bookkeeping; see
+//!   `budget`) stays below `receive_memory_limit` plus one datagram's charge, except for data
+//!   that fills a stream from the front, which is always taken (a hole must stay fillable) and
+//!   is bounded by the stream's grant. Out-of-order data beyond the limit is refused
+//!   *unacknowledged*: its packet number is not recorded, so the sender declares it lost and
+//!   sends it again — refusing never loses data. Grants are given from what is spare, so a
+//!   conforming sender is slowed rather than refused in the common case.
 //! - Nothing from a frame that failed decoding is used; an acknowledgement of data never sent
 //!   closes the connection with `PROTOCOL_VIOLATION`.
 //! - Bytes in flight never exceed the congestion window, except one probe per PTO.
 
 pub mod ack;
+mod budget;
 mod config;
 mod pacer;
 mod pmtud;
@@ -67,6 +74,7 @@ use crate::stream::{Assembler, MessageMeta, RangeSet, SendBuffer, WriteError};
 pub use config::{ConnectionConfig, REDUNDANT_MESSAGE_MAX};
 pub use rtt::RttEstimator;
 
+use budget::ReceiveBudget;
 use pacer::Pacer;
 use pmtud::MtuDiscovery;
 use recovery::SentPackets;
@@ -156,6 +164,9 @@ pub struct ConnectionStats {
     pub probe_timeouts: u64,
     /// Stream fragments sent again.
     pub retransmitted_bytes: u64,
+    /// Data packets refused (left unacknowledged, for the sender to resend) because the
+    /// receive memory was at its limit.
+    pub packets_refused: u64,
 }
 
 #[derive(Debug)]
@@ -198,6 +209,8 @@ pub struct Connection {
     last_ack_eliciting_sent: Option<Timestamp>,
     last_received: Timestamp,
     events: VecDeque<ConnectionEvent>,
+    /// Receive memory and grants over all streams.
+    receive: ReceiveBudget,
     /// Present on byte-stream connections: they decode frames from a byte stream and need no
     /// packet numbers, loss recovery, congestion control or pacing (the transport does that).
     stream_decoder: Option<StreamDecoder>,
@@ -234,6 +247,7 @@ impl Connection {
             last_ack_eliciting_sent: None,
             last_received: now,
             events: VecDeque::new(),
+            receive: ReceiveBudget::default(),
             stream_decoder: None,
             closed: None,
             close_frame_pending: false,
@@ -339,6 +353,19 @@ impl Connection {
         Ok(())
     }
 
+    /// Memory held for reassembly over all streams, as charged (payload, the receive buffers
+    /// it pins, bookkeeping): bounded by
+    /// [`receive_memory_limit`](ConnectionConfig::receive_memory_limit) plus what the streams'
+    /// grants allow to fill holes.
+    pub fn receive_memory(&self) -> u64 {
+        self.receive.memory
+    }
+
+    /// The most [`receive_memory`](Self::receive_memory) ever reached.
+    pub fn peak_receive_memory(&self) -> u64 {
+        self.receive.peak_memory
+    }
+
     /// Unacknowledged bytes queued on all streams.
     pub fn unacked_bytes(&self) -> u64 {
         self.streams.values().map(|s| s.send.unacked_bytes()).sum()
@@ -359,6 +386,12 @@ impl Connection {
                 return None;
             }
             let receive_window = self.config.stream_receive_window.max(INITIAL_STREAM_WINDOW);
+            let recv = Assembler::with_initial_grant(
+                receive_window,
+                INITIAL_STREAM_WINDOW,
+                self.config.max_message_size as u64,
+            );
+            self.receive.account(0, recv.memory());
             self.streams.insert(
                 id,
                 StreamState {
@@ -366,7 +399,7 @@ impl Connection {
                         self.config.stream_send_buffer,
                         self.config.max_message_size,
                     ),
-                    recv: Assembler::new(receive_window, self.config.max_message_size as u64),
+                    recv,
                     // Until the peer says otherwise, it accepts the initial window.
                     peer_limit: INITIAL_STREAM_WINDOW,
                     ack_repeats: 0,
@@ -426,5 +459,7 @@ impl Connection {
     }
 }
 
+#[cfg(test)]
+mod memory_tests;
 #[cfg(test)]
 mod tests;

@@ -36,7 +36,7 @@ impl Connection {
         }
         self.stats.datagrams_received += 1;
         self.stats.bytes_received += len;
-        self.on_frames(now, frames);
+        self.on_frames(now, frames, Some(len));
     }
 
     /// Bytes arrived on a byte-stream connection, in any split. A byte stream that breaks the
@@ -57,15 +57,22 @@ impl Connection {
                 Ok(Some(frame)) => frames.push(frame),
                 Ok(None) => break,
                 Err(error) => {
-                    self.on_frames(now, frames);
+                    self.on_frames(now, frames, None);
                     return self.close(error.close_reason());
                 }
             }
         }
-        self.on_frames(now, frames);
+        self.on_frames(now, frames, None);
     }
 
-    fn on_frames(&mut self, now: Timestamp, frames: Vec<crate::frame::Frame>) {
+    /// Frames of one datagram (`datagram_len` is its size) or of a byte stream (`None`: each
+    /// frame's payloads pin its own bytes).
+    fn on_frames(
+        &mut self,
+        now: Timestamp,
+        frames: Vec<crate::frame::Frame>,
+        datagram_len: Option<u64>,
+    ) {
         if frames.is_empty() {
             return;
         }
@@ -74,6 +81,17 @@ impl Connection {
             let number = frame.message.packet_number;
             if number > super::MAX_PACKET_NUMBER {
                 return self.close(CloseReason::ProtocolViolation);
+            }
+            if let Some(Body::Packet(packet)) = &frame.message.body
+                && !self.admits(packet)
+            {
+                if self.is_byte_stream() {
+                    // A byte stream delivers in order: data ahead of a hole is not conforming.
+                    return self.close(CloseReason::BufferFull);
+                }
+                // Not recorded as received, so not acknowledged: the sender will resend it.
+                self.stats.packets_refused += 1;
+                continue;
             }
             if number != 0 {
                 if self.received.contains(number) || number < self.received_floor {
@@ -84,7 +102,8 @@ impl Connection {
             }
             let ack_eliciting = match frame.message.body {
                 Some(Body::Packet(packet)) => {
-                    self.on_stream_packet(packet);
+                    let source_len = datagram_len.unwrap_or(frame.wire_len as u64);
+                    self.on_stream_packet(packet, source_len);
                     true
                 }
                 Some(Body::Ping(_)) => true,
@@ -134,19 +153,37 @@ impl Connection {
         }
     }
 
-    fn on_stream_packet(&mut self, packet: Packet) {
+    /// Whether reassembly may take this packet's data: always while the connection's receive
+    /// memory is below its limit, and beyond it only data that fills its stream from the front
+    /// (so that a hole can always be filled and memory freed; such data is bounded by the
+    /// stream's grant).
+    fn admits(&self, packet: &Packet) -> bool {
+        self.receive.memory < self.config.receive_memory_limit
+            || self
+                .streams
+                .get(&packet.stream_id)
+                .map_or(0, |s| s.recv.contiguous())
+                >= packet.stream_offset
+    }
+
+    fn on_stream_packet(&mut self, packet: Packet, source_len: u64) {
         let Ok(content) = PacketContent::decode(packet.content) else {
             return self.close(CloseReason::ProtocolViolation);
         };
         let Some(stream) = self.stream_mut(packet.stream_id) else {
             return self.close(CloseReason::StreamLimit);
         };
+        let before = stream.recv.memory();
         let finishes = packet.flags & PacketFlag::FinishStream as u32 != 0;
         let mut offset = packet.stream_offset;
         let mut complete = true;
+        let mut failure = None;
         for fragment in content.fragments {
             let len = fragment.data.len() as u64;
-            match stream.recv.insert(Fragment::from_proto(offset, fragment)) {
+            match stream
+                .recv
+                .insert_from(Fragment::from_proto(offset, fragment), source_len)
+            {
                 Ok(()) => {}
                 // Beyond the window (a sender ignoring flow control): the rest is dropped.
                 Err(AssembleError::BeyondWindow { .. }) => {
@@ -154,24 +191,33 @@ impl Connection {
                     break;
                 }
                 Err(AssembleError::MessageTooLarge { .. }) => {
-                    return self.close(CloseReason::MessageTooLarge);
+                    failure = Some(CloseReason::MessageTooLarge);
+                    break;
                 }
-                Err(_) => return self.close(CloseReason::ProtocolViolation),
+                Err(_) => {
+                    failure = Some(CloseReason::ProtocolViolation);
+                    break;
+                }
             }
             let Some(next) = offset.checked_add(len) else {
-                return self.close(CloseReason::ProtocolViolation);
+                failure = Some(CloseReason::ProtocolViolation);
+                break;
             };
             offset = next;
         }
         // The end is where the packet's data ends: only known when all of it was taken.
-        if finishes && complete {
+        if finishes && complete && failure.is_none() {
             match stream.recv.set_end(offset) {
-                Ok(()) => {}
-                Err(AssembleError::BeyondWindow { .. }) => {}
-                Err(_) => return self.close(CloseReason::ProtocolViolation),
+                Ok(()) | Err(AssembleError::BeyondWindow { .. }) => {}
+                Err(_) => failure = Some(CloseReason::ProtocolViolation),
             }
         }
         stream.ack_repeats = super::STREAM_ACK_REPEATS;
+        let after = stream.recv.memory();
+        self.receive.account(before, after);
+        if let Some(reason) = failure {
+            self.close(reason);
+        }
     }
 
     fn on_acknowledge(&mut self, now: Timestamp, ack: &Acknowledge) {
@@ -212,9 +258,12 @@ impl Connection {
         }
     }
 
-    /// Moves whole messages to the event queue.
+    /// Moves whole messages to the event queue. When that frees memory that streams were
+    /// waiting for (their grants were capped by it), they are told their new grants at once.
     fn deliver(&mut self) {
+        let mut freed = false;
         for (&id, stream) in &mut self.streams {
+            let before = stream.recv.memory();
             while let Some(message) = stream.recv.pop() {
                 stream.ack_repeats = super::STREAM_ACK_REPEATS;
                 self.events.push_back(ConnectionEvent::Message {
@@ -223,11 +272,24 @@ impl Connection {
                     meta: message.meta,
                 });
             }
+            let after = stream.recv.memory();
+            if after != before {
+                freed = true;
+                self.receive.account(before, after);
+            }
             if stream.recv.is_finished() && !stream.finish_reported {
                 stream.finish_reported = true;
                 self.events
                     .push_back(ConnectionEvent::StreamFinished { stream: id });
             }
+        }
+        if freed && !self.receive.capped.is_empty() {
+            for id in &self.receive.capped {
+                if let Some(stream) = self.streams.get_mut(id) {
+                    stream.ack_repeats = super::STREAM_ACK_REPEATS;
+                }
+            }
+            self.ack_now = true;
         }
     }
 }

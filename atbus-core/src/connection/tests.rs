@@ -10,26 +10,26 @@ use crate::frame::{FrameLimits, encode_frame};
 use crate::proto::{Acknowledge, FrameMessage, PacketAcknowledge, frame_message::Body};
 
 /// Two connections joined by a wire with a fixed one-way delay and a drop rule.
-struct Pair {
-    a: Connection,
-    b: Connection,
-    now: Timestamp,
-    delay: Duration,
+pub(super) struct Pair {
+    pub(super) a: Connection,
+    pub(super) b: Connection,
+    pub(super) now: Timestamp,
+    pub(super) delay: Duration,
     /// In flight towards b and towards a: (arrival, datagram).
-    to_b: VecDeque<(Timestamp, Bytes)>,
-    to_a: VecDeque<(Timestamp, Bytes)>,
+    pub(super) to_b: VecDeque<(Timestamp, Bytes)>,
+    pub(super) to_a: VecDeque<(Timestamp, Bytes)>,
     /// Decides whether the n-th datagram of a direction (towards b: true), of the given size, is
     /// dropped.
-    drop: Box<dyn FnMut(bool, u64, usize) -> bool>,
-    sent: [u64; 2],
-    received_a: Vec<(i64, Bytes)>,
-    received_b: Vec<(i64, Bytes)>,
+    pub(super) drop: Box<dyn FnMut(bool, u64, usize) -> bool>,
+    pub(super) sent: [u64; 2],
+    pub(super) received_a: Vec<(i64, Bytes)>,
+    pub(super) received_b: Vec<(i64, Bytes)>,
     /// Streams b saw finished, in order, with how many messages b had received by then.
-    finished_b: Vec<(i64, usize)>,
+    pub(super) finished_b: Vec<(i64, usize)>,
 }
 
 impl Pair {
-    fn new(config: ConnectionConfig, delay: Duration) -> Self {
+    pub(super) fn new(config: ConnectionConfig, delay: Duration) -> Self {
         Self {
             a: Connection::new(config.clone(), Timestamp::ZERO),
             b: Connection::new(config, Timestamp::ZERO),
@@ -91,7 +91,7 @@ impl Pair {
     }
 
     /// Runs until nothing is in flight and no timer is due before `until`.
-    fn run_until(&mut self, until: Timestamp) {
+    pub(super) fn run_until(&mut self, until: Timestamp) {
         loop {
             self.flush();
             let next = [
@@ -126,11 +126,11 @@ impl Pair {
     }
 }
 
-fn payload(i: usize, len: usize) -> Bytes {
+pub(super) fn payload(i: usize, len: usize) -> Bytes {
     Bytes::from((0..len).map(|j| (i * 7 + j) as u8).collect::<Vec<_>>())
 }
 
-fn secs(n: u64) -> Timestamp {
+pub(super) fn secs(n: u64) -> Timestamp {
     Timestamp::from_millis(n * 1_000)
 }
 

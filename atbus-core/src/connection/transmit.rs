@@ -215,7 +215,14 @@ impl Connection {
         // Stream states go in while they fit one datagram; the rest wait for the next frame.
         let mut budget = self.mtu.current().saturating_sub(ACK_FRAME_OVERHEAD);
         let mut streams = Vec::new();
+        let limit = self.config.receive_memory_limit;
         for (&id, s) in self.streams.iter_mut().filter(|(_, s)| s.ack_repeats > 0) {
+            let (_, capped) = s.recv.grant(self.receive.spare(limit));
+            if capped {
+                self.receive.capped.insert(id);
+            } else {
+                self.receive.capped.remove(&id);
+            }
             let contiguous = s.recv.contiguous();
             let ack = StreamAcknowledge {
                 stream_id: id,

@@ -13,11 +13,30 @@
 //! `read` then moves to that boundary. Acknowledgement state is derived, not stored:
 //! `contiguous` (everything below received) and the received ranges above it.
 //!
-//! Invariants: pieces and boundaries lie in `[read, read + window)`; buffered bytes never exceed
-//! `window` (data beyond it is refused, so memory is bounded by configuration, not by the peer);
-//! no boundary lies strictly inside a piece (a fragment never spans messages — input that would
-//! break this is refused as inconsistent); exactly-once: a byte is stored at most once and
-//! delivered at most once.
+//! # Flow control
+//!
+//! The sender may send up to the *granted* offset. The grant starts at the initial window
+//! both ends know, and grows only through [`grant`](Assembler::grant), which the owner calls
+//! with the memory it can still spare, so a conforming sender never sends more than the
+//! receiver can hold. Data beyond the grant is refused.
+//!
+//! # Memory
+//!
+//! Pieces are slices of received buffers: zero-copy, but a small piece keeps its whole buffer
+//! alive. Each piece is therefore charged the size of the buffer it came from (the caller says
+//! how large that is), and when the charges exceed twice the bytes held plus
+//! [`COMPACT_SLACK`], the held pieces are copied into tight buffers, merging neighbours within
+//! a message (as quinn-proto's assembler defragments). Pieces, boundaries and metadata also pay
+//! a fixed [`ENTRY_COST`] each. [`memory`](Assembler::memory) is the sum — an upper bound of
+//! what this stream's reassembly really holds — and the owner limits it across streams.
+//!
+//! # Invariants
+//!
+//! Pieces and boundaries lie in `[read, granted)`; buffered bytes never exceed `granted − read`
+//! (so memory is bounded by what the receiver granted, not by the peer); pinned bytes never
+//! exceed `2 × buffered + COMPACT_SLACK` after an insert; no boundary lies strictly inside a
+//! piece (a fragment never spans messages — input that would break this is refused as
+//! inconsistent); exactly-once: a byte is stored at most once and delivered at most once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -25,6 +44,27 @@ use std::ops::Range;
 use bytes::{Bytes, BytesMut};
 
 use super::{Fragment, MessageMeta};
+
+/// Bookkeeping charged for every piece, boundary and metadata entry held (a B-tree slot and
+/// its key, generously).
+pub const ENTRY_COST: u64 = 64;
+
+/// Pinned bytes tolerated beyond twice the bytes held before the pieces are compacted.
+pub const COMPACT_SLACK: u64 = 16 * 1024;
+
+/// A held byte range: a slice of a received buffer and what it is charged for keeping that
+/// buffer alive.
+#[derive(Debug)]
+struct Piece {
+    data: Bytes,
+    charge: u64,
+}
+
+impl Piece {
+    fn end(&self, start: u64) -> u64 {
+        start + self.data.len() as u64
+    }
+}
 
 /// Why fragment input was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,22 +111,36 @@ pub struct AssembledMessage {
 #[derive(Debug)]
 pub struct Assembler {
     read: u64,
-    pieces: BTreeMap<u64, Bytes>,
+    pieces: BTreeMap<u64, Piece>,
     boundaries: BTreeSet<u64>,
     metas: BTreeMap<u64, MessageMeta>,
     contiguous: u64,
     buffered: u64,
+    /// Sum of the pieces' charges.
+    pinned: u64,
+    /// Charges of the held metadata (their labels).
+    meta_bytes: u64,
+    /// Pieces left after the last compaction: another is due only when they double.
+    compacted_pieces: usize,
     max_received: u64,
     window: u64,
+    /// The sender may send up to this offset.
+    granted: u64,
     max_message: u64,
     /// The stream's final offset, once a `FINISH_STREAM` arrived.
     end: Option<u64>,
 }
 
 impl Assembler {
-    /// An assembler accepting data up to `window` bytes beyond what was delivered, and messages
-    /// of at most `max_message` bytes.
+    /// An assembler that grants the whole `window` at once (beyond what was delivered) and
+    /// accepts messages of at most `max_message` bytes.
     pub fn new(window: u64, max_message: u64) -> Self {
+        Self::with_initial_grant(window, window, max_message)
+    }
+
+    /// An assembler whose sender may first send `initial` bytes; later grants reach at most
+    /// `window` bytes beyond what was delivered.
+    pub fn with_initial_grant(window: u64, initial: u64, max_message: u64) -> Self {
         Self {
             read: 0,
             pieces: BTreeMap::new(),
@@ -94,8 +148,12 @@ impl Assembler {
             metas: BTreeMap::new(),
             contiguous: 0,
             buffered: 0,
+            pinned: 0,
+            meta_bytes: 0,
+            compacted_pieces: 0,
             max_received: 0,
             window,
+            granted: initial.min(window),
             max_message,
             end: None,
         }
@@ -109,10 +167,10 @@ impl Assembler {
         {
             return Err(inconsistent);
         }
-        if end > self.window_limit() {
+        if end > self.granted {
             return Err(AssembleError::BeyondWindow {
                 end,
-                limit: self.window_limit(),
+                limit: self.granted,
             });
         }
         self.end = Some(end);
@@ -144,9 +202,19 @@ impl Assembler {
         self.read
     }
 
-    /// The sender may send up to this offset.
+    /// The sender may send up to this offset (the largest grant so far).
     pub fn window_limit(&self) -> u64 {
-        self.read + self.window
+        self.granted
+    }
+
+    /// Raises the grant as far as `spare` more bytes beyond the highest offset received allow,
+    /// up to `window` beyond what was delivered; never lowers it. Returns the grant, and
+    /// whether `spare` (rather than the window) capped it.
+    pub fn grant(&mut self, spare: u64) -> (u64, bool) {
+        let full = self.read.saturating_add(self.window);
+        let affordable = self.max_received.max(self.read).saturating_add(spare);
+        self.granted = self.granted.max(full.min(affordable));
+        (self.granted, affordable < full)
     }
 
     /// Bytes held for reassembly.
@@ -154,11 +222,23 @@ impl Assembler {
         self.buffered
     }
 
+    /// Bytes charged for the buffers the held pieces keep alive.
+    pub fn pinned(&self) -> u64 {
+        self.pinned
+    }
+
+    /// What this stream's reassembly holds, as charged: pinned buffers, and bookkeeping for
+    /// pieces, message ends and metadata. An upper bound of its real memory.
+    pub fn memory(&self) -> u64 {
+        let entries = (self.pieces.len() + self.boundaries.len() + self.metas.len()) as u64;
+        self.pinned + self.meta_bytes + entries * ENTRY_COST
+    }
+
     /// Received ranges above [`contiguous`](Self::contiguous), ascending and merged.
     pub fn received_ranges(&self) -> Vec<Range<u64>> {
         let mut ranges: Vec<Range<u64>> = Vec::new();
         for (&start, data) in self.pieces.range(self.contiguous..) {
-            let end = start + data.len() as u64;
+            let end = data.end(start);
             match ranges.last_mut() {
                 Some(last) if last.end == start => last.end = end,
                 _ => ranges.push(start..end),
@@ -167,20 +247,31 @@ impl Assembler {
         ranges
     }
 
-    /// Takes in one fragment.
+    /// Takes in one fragment whose data owns its buffer (charged for its own length).
     pub fn insert(&mut self, fragment: Fragment) -> Result<(), AssembleError> {
+        let len = fragment.data.len() as u64;
+        self.insert_from(fragment, len)
+    }
+
+    /// Takes in one fragment whose data is a slice of a received buffer of `source_len` bytes
+    /// (a datagram, or a frame of a byte stream): pieces kept from it are charged that much.
+    pub fn insert_from(
+        &mut self,
+        fragment: Fragment,
+        source_len: u64,
+    ) -> Result<(), AssembleError> {
         let start = fragment.offset;
         let end =
             start
                 .checked_add(fragment.data.len() as u64)
                 .ok_or(AssembleError::BeyondWindow {
                     end: u64::MAX,
-                    limit: self.window_limit(),
+                    limit: self.granted,
                 })?;
-        if end > self.window_limit() {
+        if end > self.granted {
             return Err(AssembleError::BeyondWindow {
                 end,
-                limit: self.window_limit(),
+                limit: self.granted,
             });
         }
         if self.end.is_some_and(|final_offset| end > final_offset) {
@@ -194,8 +285,8 @@ impl Assembler {
             if !fragment.ends_message {
                 return Ok(());
             }
-            if let Some((&s, data)) = self.pieces.range(..end).next_back()
-                && s + data.len() as u64 > end
+            if let Some((&s, piece)) = self.pieces.range(..end).next_back()
+                && piece.end(s) > end
             {
                 return Err(AssembleError::InconsistentBoundary { start, end });
             }
@@ -210,8 +301,8 @@ impl Assembler {
         }
         // ...and, if it ends a message, no stored piece straddling its end.
         if fragment.ends_message
-            && let Some((&s, data)) = self.pieces.range(..end).next_back()
-            && s + data.len() as u64 > end
+            && let Some((&s, piece)) = self.pieces.range(..end).next_back()
+            && piece.end(s) > end
         {
             return Err(inconsistent);
         }
@@ -220,14 +311,23 @@ impl Assembler {
         }
         if let Some(meta) = fragment.meta
             && start >= self.read
+            && !self.metas.contains_key(&start)
         {
+            self.meta_bytes += meta_charge(&meta);
             self.metas.insert(start, meta);
         }
-        self.store(start.max(self.read), end, &fragment.data, start);
+        self.store(start.max(self.read), end, &fragment.data, start, source_len);
         self.max_received = self.max_received.max(end);
         let before = self.contiguous;
-        while let Some(data) = self.pieces.get(&self.contiguous) {
-            self.contiguous += data.len() as u64;
+        while let Some(piece) = self.pieces.get(&self.contiguous) {
+            self.contiguous += piece.data.len() as u64;
+        }
+        // After `contiguous` moved: it never lies at a junction of pieces, so merging them
+        // cannot hide where it is.
+        if self.pinned > 2 * self.buffered + COMPACT_SLACK
+            || self.pieces.len() > 2 * self.compacted_pieces + 64
+        {
+            self.compact();
         }
         self.check_completed_messages(before, self.contiguous)?;
         // A boundary that arrived after its bytes completes a message too.
@@ -276,22 +376,23 @@ impl Assembler {
         Ok(())
     }
 
-    /// Stores the parts of `[from, to)` not yet held; `data` starts at `data_start`.
-    fn store(&mut self, from: u64, to: u64, data: &Bytes, data_start: u64) {
+    /// Stores the parts of `[from, to)` not yet held; `data` starts at `data_start` and is a
+    /// slice of a buffer of `source_len` bytes.
+    fn store(&mut self, from: u64, to: u64, data: &Bytes, data_start: u64, source_len: u64) {
         let mut gaps = Vec::new();
         let mut cursor = from;
         let first = self
             .pieces
             .range(..=from)
             .next_back()
-            .filter(|(s, d)| **s + d.len() as u64 > from)
+            .filter(|(s, piece)| piece.end(**s) > from)
             .map(|(s, _)| *s)
             .unwrap_or(from);
-        for (&s, d) in self.pieces.range(first..to) {
+        for (&s, piece) in self.pieces.range(first..to) {
             if s > cursor {
                 gaps.push(cursor..s);
             }
-            cursor = cursor.max(s + d.len() as u64);
+            cursor = cursor.max(piece.end(s));
         }
         if cursor < to {
             gaps.push(cursor..to);
@@ -299,9 +400,64 @@ impl Assembler {
         for gap in gaps {
             let slice =
                 data.slice((gap.start - data_start) as usize..(gap.end - data_start) as usize);
+            // Each piece pins the whole source buffer (counted once per piece: an upper bound).
+            let charge = source_len.max(slice.len() as u64);
             self.buffered += slice.len() as u64;
-            self.pieces.insert(gap.start, slice);
+            self.pinned += charge;
+            self.pieces.insert(
+                gap.start,
+                Piece {
+                    data: slice,
+                    charge,
+                },
+            );
         }
+    }
+
+    /// Copies held pieces into tight buffers, one per run of adjacent pieces within a message,
+    /// so that they stop pinning the buffers they arrived in. Pieces that already own exactly
+    /// their bytes and have no neighbour to merge with stay as they are.
+    fn compact(&mut self) {
+        let old = std::mem::take(&mut self.pieces);
+        let mut run: Vec<(u64, Piece)> = Vec::new();
+        for (start, piece) in old {
+            let joins = run.last().is_some_and(|(s, last)| {
+                last.end(*s) == start && !self.boundaries.contains(&start)
+            });
+            if !joins {
+                self.flush_run(&mut run);
+            }
+            run.push((start, piece));
+        }
+        self.flush_run(&mut run);
+        self.compacted_pieces = self.pieces.len();
+    }
+
+    fn flush_run(&mut self, run: &mut Vec<(u64, Piece)>) {
+        let Some(&(start, _)) = run.first() else {
+            return;
+        };
+        if let [(_, piece)] = run.as_slice()
+            && piece.charge == piece.data.len() as u64
+        {
+            let (start, piece) = run.pop().expect("one piece");
+            self.pieces.insert(start, piece);
+            return;
+        }
+        let len: usize = run.iter().map(|(_, p)| p.data.len()).sum();
+        let mut joined = BytesMut::with_capacity(len);
+        for (_, piece) in run.drain(..) {
+            joined.extend_from_slice(&piece.data);
+            self.pinned -= piece.charge;
+        }
+        self.pinned += len as u64;
+        self.pieces.insert(
+            start,
+            Piece {
+                data: joined.freeze(),
+                charge: len as u64,
+            },
+        );
     }
 
     /// The next whole message, if it has fully arrived.
@@ -316,7 +472,9 @@ impl Assembler {
             if *entry.key() >= end {
                 break;
             }
-            parts.push(entry.remove());
+            let piece = entry.remove();
+            self.pinned -= piece.charge;
+            parts.push(piece.data);
         }
         let data = match parts.len() {
             1 => parts.pop().expect("one part"),
@@ -329,9 +487,12 @@ impl Assembler {
         self.buffered -= data.len() as u64;
         self.boundaries.remove(&end);
         let meta = self.metas.remove(&start).unwrap_or_default();
+        self.meta_bytes -= meta_charge(&meta);
         // Metadata that claimed an offset inside this message is stale or bogus.
         while self.metas.first_key_value().is_some_and(|(k, _)| *k < end) {
-            self.metas.pop_first();
+            if let Some((_, stale)) = self.metas.pop_first() {
+                self.meta_bytes -= meta_charge(&stale);
+            }
         }
         self.read = end;
         Some(AssembledMessage {
@@ -340,6 +501,14 @@ impl Assembler {
             meta,
         })
     }
+}
+
+/// What held metadata is charged beyond its entry: its labels' text and slots.
+fn meta_charge(meta: &MessageMeta) -> u64 {
+    meta.labels
+        .iter()
+        .map(|(k, v)| (k.len() + v.len()) as u64 + ENTRY_COST)
+        .sum()
 }
 
 #[cfg(test)]

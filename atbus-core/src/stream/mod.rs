@@ -30,7 +30,7 @@ use bytes::Bytes;
 
 use crate::proto::{FragmentFlag, PacketFragment, PacketOptions};
 
-pub use assembler::{AssembleError, AssembledMessage, Assembler};
+pub use assembler::{AssembleError, AssembledMessage, Assembler, COMPACT_SLACK, ENTRY_COST};
 pub use range_set::RangeSet;
 pub use send_buffer::{AckError, SendBuffer, WriteError};
 

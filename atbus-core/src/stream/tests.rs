@@ -10,9 +10,10 @@ use crate::proto::PacketOptions;
 
 #[derive(Debug, Clone)]
 struct Network {
-    /// Per packet: the most payload it may carry, and whether it is lost, duplicated, or delayed
-    /// behind later packets.
-    packets: Vec<(u64, bool, bool, bool)>,
+    /// Per packet: the most payload it may carry, whether it is lost, duplicated, or delayed
+    /// behind later packets, and the size of the buffer it arrives in (tiny pieces in large
+    /// buffers make the assembler compact).
+    packets: Vec<(u64, bool, bool, bool, u64)>,
     /// Per acknowledgement: whether it is lost.
     ack_losses: Vec<bool>,
 }
@@ -25,6 +26,7 @@ fn network() -> impl Strategy<Value = Network> {
                 prop::bool::weighted(0.2),
                 prop::bool::weighted(0.1),
                 any::<bool>(),
+                0u64..3_000,
             ),
             1..64,
         ),
@@ -71,8 +73,8 @@ proptest! {
         let mut receiver = Assembler::new(WINDOW, MAX_MESSAGE as u64);
         let mut written = messages.iter();
         let mut pending_write = written.next();
-        let mut peer_limit = receiver.window_limit();
-        let mut in_flight: Vec<Vec<Fragment>> = Vec::new();
+        let mut peer_limit = receiver.grant(u64::MAX).0;
+        let mut in_flight: Vec<(u64, Vec<Fragment>)> = Vec::new();
         let mut delivered = Vec::new();
         let mut fragments = Vec::new();
         let (mut packets_sent, mut acks_sent) = (0usize, 0usize);
@@ -87,7 +89,7 @@ proptest! {
                     Err(e) => return Err(TestCaseError::fail(format!("write: {e}"))),
                 }
             }
-            let (max_len, lost, duplicated, delayed) = network.packets[packets_sent % network.packets.len()];
+            let (max_len, lost, duplicated, delayed, source_len) = network.packets[packets_sent % network.packets.len()];
             if let Some(range) = sender.next_range(max_len, peer_limit, 150) {
                 packets_sent += 1;
                 prop_assert!(range.end - range.start <= max_len);
@@ -99,18 +101,20 @@ proptest! {
                     prop_assert_eq!(f.ends_message, bounds.contains(&end), "fragment {:?}", (f.offset, end));
                 }
                 if !lost {
-                    if delayed { in_flight.insert(0, fragments.clone()) } else { in_flight.push(fragments.clone()) }
-                    if duplicated { in_flight.push(fragments.clone()) }
+                    let packet = (source_len, fragments.clone());
+                    if delayed { in_flight.insert(0, packet.clone()) } else { in_flight.push(packet.clone()) }
+                    if duplicated { in_flight.push(packet) }
                 }
             } else if in_flight.is_empty() {
                 // Nothing to send and nothing arriving: the retransmission timer fires.
                 sender.on_all_lost();
             }
             // Deliver one packet per round (the newest unless it was delayed).
-            if let Some(packet) = in_flight.pop() {
+            if let Some((source_len, packet)) = in_flight.pop() {
                 for fragment in packet {
                     // A sender that respects the window never trips this.
-                    receiver.insert(fragment).map_err(|e| TestCaseError::fail(format!("insert: {e}")))?;
+                    receiver.insert_from(fragment, source_len).map_err(|e| TestCaseError::fail(format!("insert: {e}")))?;
+                    prop_assert!(receiver.pinned() <= 2 * receiver.buffered() + COMPACT_SLACK);
                 }
                 prop_assert!(receiver.buffered() <= WINDOW);
                 while let Some(message) = receiver.pop() {
@@ -120,7 +124,7 @@ proptest! {
                 if !network.ack_losses[acks_sent % network.ack_losses.len()] {
                     sender.on_ack(receiver.contiguous(), &receiver.received_ranges())
                         .map_err(|e| TestCaseError::fail(format!("ack: {e}")))?;
-                    peer_limit = receiver.window_limit();
+                    peer_limit = receiver.grant(u64::MAX).0;
                 }
             }
             prop_assert!(sender.unacked_bytes() <= 4 * WINDOW);
@@ -137,6 +141,7 @@ proptest! {
             offset += data.len() as u64;
         }
         prop_assert_eq!(receiver.buffered(), 0);
+        prop_assert_eq!(receiver.memory(), 0);
     }
 
     #[test]

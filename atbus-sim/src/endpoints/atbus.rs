@@ -9,7 +9,9 @@ use atbus_core::Timestamp;
 use atbus_core::connection::{self, Connection, ConnectionConfig, ConnectionEvent};
 use atbus_core::stream::WriteError;
 
-use crate::endpoint::{Endpoint, LinkId, LinkKind, NodeId, Received, SendError, Transmit};
+use crate::endpoint::{
+    Endpoint, LinkId, LinkKind, MemoryPeaks, NodeId, Received, SendError, Transmit,
+};
 
 /// One node running an atbus connection on each of its links.
 pub struct AtbusEndpoint {
@@ -17,6 +19,8 @@ pub struct AtbusEndpoint {
     connections: BTreeMap<LinkId, (NodeId, Connection)>,
     received: VecDeque<Received>,
     buffer: BytesMut,
+    /// Peaks over connections, including closed ones.
+    peaks: MemoryPeaks,
 }
 
 impl AtbusEndpoint {
@@ -27,6 +31,7 @@ impl AtbusEndpoint {
             connections: BTreeMap::new(),
             received: VecDeque::new(),
             buffer: BytesMut::with_capacity(64 * 1024),
+            peaks: MemoryPeaks::default(),
         }
     }
 
@@ -37,6 +42,8 @@ impl AtbusEndpoint {
 
     fn collect_events(&mut self) {
         for (peer, connection) in self.connections.values_mut() {
+            self.peaks.receive = self.peaks.receive.max(connection.peak_receive_memory());
+            self.peaks.send = self.peaks.send.max(connection.unacked_bytes());
             while let Some(event) = connection.poll_event() {
                 if let ConnectionEvent::Message { stream, data, .. } = event {
                     self.received.push_back(Received {
@@ -60,7 +67,9 @@ impl Endpoint for AtbusEndpoint {
     }
 
     fn handle_link_down(&mut self, _now: Timestamp, link: LinkId) {
-        self.connections.remove(&link);
+        if let Some((_, connection)) = self.connections.remove(&link) {
+            self.peaks.receive = self.peaks.receive.max(connection.peak_receive_memory());
+        }
     }
 
     fn handle_input(&mut self, now: Timestamp, link: LinkId, data: Bytes) {
@@ -100,7 +109,9 @@ impl Endpoint for AtbusEndpoint {
             .map_err(|e| match e {
                 connection::SendError::Write(WriteError::Blocked { .. }) => SendError::Full,
                 other => SendError::Refused(other.to_string()),
-            })
+            })?;
+        self.peaks.send = self.peaks.send.max(connection.unacked_bytes());
+        Ok(())
     }
 
     fn poll_transmit(&mut self, now: Timestamp) -> Option<Transmit> {
@@ -125,5 +136,13 @@ impl Endpoint for AtbusEndpoint {
             .values()
             .filter_map(|(_, c)| c.poll_timeout())
             .min()
+    }
+
+    fn memory_peaks(&self) -> Option<MemoryPeaks> {
+        let mut peaks = self.peaks;
+        for (_, connection) in self.connections.values() {
+            peaks.receive = peaks.receive.max(connection.peak_receive_memory());
+        }
+        Some(peaks)
     }
 }

@@ -1,0 +1,169 @@
+//! Receive memory under pressure: hostile fragments cannot grow it past the budget, and a
+//! conforming sender that outruns the budget is slowed, never loses data.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use prost::Message as _;
+
+use super::*;
+use crate::frame::{FrameLimits, encode_frame};
+use crate::proto::{
+    FrameMessage, Packet, PacketContent, PacketFragment, PingData, frame_message::Body,
+};
+use crate::stream::{COMPACT_SLACK, ENTRY_COST};
+
+/// One datagram: a frame carrying `data` at `offset` of `stream`, padded with a ping to
+/// `padded_to` bytes so that the fragment pins a large buffer.
+fn padded_packet(number: u64, stream: i64, offset: u64, data: &[u8], padded_to: usize) -> Bytes {
+    let content = PacketContent {
+        fragments: vec![PacketFragment {
+            data: Bytes::copy_from_slice(data),
+            fragment_flag: crate::proto::FragmentFlag::HasMore as u32,
+            ..Default::default()
+        }],
+    };
+    let mut buf = BytesMut::new();
+    let limits = FrameLimits::default();
+    let packet = FrameMessage {
+        packet_number: number,
+        body: Some(Body::Packet(Packet {
+            stream_id: stream,
+            stream_offset: offset,
+            content: content.encode_to_vec().into(),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    encode_frame(&packet, &limits, &mut buf).unwrap();
+    let padding = padded_to.saturating_sub(buf.len() + 40);
+    let ping = FrameMessage {
+        packet_number: number + 1,
+        body: Some(Body::Ping(PingData {
+            timepoint_microseconds: 0,
+            pmtud_padding: vec![0; padding].into(),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    encode_frame(&ping, &limits, &mut buf).unwrap();
+    buf.freeze()
+}
+
+#[test]
+fn hostile_tiny_fragments_stay_within_the_budget_and_healthy_streams_flow() {
+    const LIMIT: u64 = 256 * 1024;
+    let config = ConnectionConfig {
+        receive_memory_limit: LIMIT,
+        max_streams: 64,
+        ..ConnectionConfig::default()
+    };
+    let mut connection = Connection::new(config, Timestamp::ZERO);
+    let mut number = 1;
+    let mut now = Timestamp::ZERO;
+    // A peer sends one byte every other offset of the initial window of 60 streams, each
+    // byte alone in a padded 1,400-byte datagram and never the first byte of its stream: a
+    // zero-copy receiver would pin 700 times the data, and none of it can ever be delivered.
+    for stream in 0..60 {
+        for offset in (1..INITIAL_STREAM_WINDOW).step_by(2).take(2_000) {
+            now += Duration::from_micros(10);
+            connection.handle_datagram(now, padded_packet(number, stream, offset, b"x", 1_400));
+            number += 2;
+            assert!(
+                connection.receive_memory() <= LIMIT + 1_400 + 4 * ENTRY_COST,
+                "receive memory {} after stream {stream} offset {offset}",
+                connection.receive_memory()
+            );
+        }
+    }
+    assert_eq!(connection.close_reason(), None);
+    assert!(connection.stats().packets_refused > 0);
+    assert!(connection.peak_receive_memory() <= LIMIT + 1_400 + 4 * ENTRY_COST);
+    // Data that starts a stream is still taken, and complete messages are delivered.
+    while connection.poll_event().is_some() {}
+    let content = PacketContent {
+        fragments: vec![PacketFragment {
+            data: Bytes::from_static(b"hello"),
+            ..Default::default()
+        }],
+    };
+    let mut buf = BytesMut::new();
+    let message = FrameMessage {
+        packet_number: number,
+        body: Some(Body::Packet(Packet {
+            stream_id: 61,
+            stream_offset: 0,
+            content: content.encode_to_vec().into(),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    encode_frame(&message, &FrameLimits::default(), &mut buf).unwrap();
+    connection.handle_datagram(now, buf.freeze());
+    assert!(matches!(
+        connection.poll_event(),
+        Some(ConnectionEvent::Message { stream: 61, data, .. }) if data == "hello"
+    ));
+}
+
+#[test]
+fn small_pieces_are_compacted_out_of_the_buffers_they_arrived_in() {
+    let mut connection = Connection::new(ConnectionConfig::default(), Timestamp::ZERO);
+    for i in 0..500u64 {
+        connection.handle_datagram(
+            Timestamp::ZERO,
+            padded_packet(1 + 2 * i, 1, 1 + 2 * i, b"y", 1_400),
+        );
+    }
+    // 500 one-byte pieces: 500 bytes of data, charged as at most twice that plus the slack
+    // and the bookkeeping entries, not 500 × 1,400.
+    let bound = 2 * 500 + COMPACT_SLACK + 2 * 500 * ENTRY_COST;
+    assert!(
+        connection.receive_memory() <= bound,
+        "{} > {bound}",
+        connection.receive_memory()
+    );
+}
+
+/// A conforming sender on many streams, a receiver whose budget holds far less than the
+/// streams' windows, and loss: everything arrives once, in order, and the receiver's memory
+/// stays within its budget plus what filling holes may take.
+#[test]
+fn a_tight_budget_slows_many_streams_but_loses_nothing() {
+    use super::tests::{Pair, payload, secs};
+    const LIMIT: u64 = 512 * 1024;
+    let mut pair = Pair::new(ConnectionConfig::default(), Duration::from_millis(20));
+    pair.b = Connection::new(
+        ConnectionConfig {
+            receive_memory_limit: LIMIT,
+            ..ConnectionConfig::default()
+        },
+        Timestamp::ZERO,
+    );
+    pair.drop = Box::new(|towards_b, n, _| towards_b && n % 7 == 0);
+    let streams = 16;
+    for i in 0..40 {
+        for stream in 0..streams {
+            pair.a
+                .send(pair.now, stream, payload(i, 20_000), None)
+                .unwrap();
+        }
+    }
+    pair.run_until(secs(60));
+    // Data beyond the budget was refused and sent again, not lost.
+    assert!(pair.b.stats().packets_refused > 0);
+    assert_eq!(pair.received_b.len(), 40 * streams as usize);
+    for stream in 0..streams {
+        let got: Vec<_> = pair
+            .received_b
+            .iter()
+            .filter(|(s, _)| *s == stream)
+            .map(|(_, d)| d.clone())
+            .collect();
+        assert!(got == (0..40).map(|i| payload(i, 20_000)).collect::<Vec<_>>());
+    }
+    let peak = pair.b.peak_receive_memory();
+    let bound = LIMIT + streams as u64 * (INITIAL_STREAM_WINDOW + COMPACT_SLACK);
+    assert!(peak <= bound, "peak receive memory {peak} > {bound}");
+    assert_eq!(pair.b.receive_memory(), 0);
+}
