@@ -375,7 +375,7 @@ fn kcp_table(seeds: u64, timing: Timing) -> Result<(), String> {
 
 fn b2(seeds: u64) -> Result<(), String> {
     type Runner = Box<dyn Fn(u64) -> Result<RunReport, atbus_sim::ScenarioError>>;
-    let contenders: [(&str, Runner); 3] = [
+    let contenders: [(&str, Runner); 4] = [
         (
             "kcp fast",
             Box::new(|seed| scenarios::run_kcp_b2(KcpMode::Fast, seed)),
@@ -383,6 +383,12 @@ fn b2(seeds: u64) -> Result<(), String> {
         (
             "atbus latency mode",
             Box::new(|seed| scenarios::run_atbus_b2(&ConnectionConfig::latency(), seed)),
+        ),
+        (
+            "atbus latency stream",
+            Box::new(|seed| {
+                scenarios::run_atbus_b2_streams(&ConnectionConfig::default(), &[0], seed)
+            }),
         ),
         (
             "atbus default",

@@ -49,8 +49,21 @@ pub fn run_atbus_b2(
     config: &atbus_core::connection::ConnectionConfig,
     seed: u64,
 ) -> Result<RunReport, ScenarioError> {
+    run_atbus_b2_streams(config, &[], seed)
+}
+
+/// Runs B2 with atbus connections configured by `config`, with `latency_streams` in latency
+/// mode (B2's echo runs on stream 0).
+pub fn run_atbus_b2_streams(
+    config: &atbus_core::connection::ConnectionConfig,
+    latency_streams: &[u64],
+    seed: u64,
+) -> Result<RunReport, ScenarioError> {
     let mut factory = |_: crate::NodeId, _: &str| -> Box<dyn Endpoint> {
-        Box::new(crate::AtbusEndpoint::new(config.clone()))
+        Box::new(
+            crate::AtbusEndpoint::new(config.clone())
+                .with_latency_streams(latency_streams.iter().copied()),
+        )
     };
     Ok(Simulator::new(b2_echo(seed), &mut factory)?.run())
 }

@@ -30,6 +30,19 @@ fn check_kind(
     seeds: std::ops::Range<u64>,
     faults: Vec<Fault>,
 ) {
+    check_with(name, kind, link, config, &[], seeds, faults);
+}
+
+/// As [`check_kind`], with `latency_streams` in latency mode on a default connection.
+fn check_with(
+    name: &str,
+    kind: LinkKind,
+    link: LinkConfig,
+    config: ConnectionConfig,
+    latency_streams: &[u64],
+    seeds: std::ops::Range<u64>,
+    faults: Vec<Fault>,
+) {
     for_each_seed(name, seeds, |seed| {
         let mut scenario = Scenario::new(name, seed)
             .node("a")
@@ -58,7 +71,10 @@ fn check_kind(
             scenario = scenario.fault(fault.clone());
         }
         let mut factory = |_: NodeId, _: &str| -> Box<dyn Endpoint> {
-            Box::new(AtbusEndpoint::new(config.clone()))
+            Box::new(
+                AtbusEndpoint::new(config.clone())
+                    .with_latency_streams(latency_streams.iter().copied()),
+            )
         };
         let report = Simulator::new(scenario, &mut factory)
             .map_err(|e| e.to_string())?
@@ -115,7 +131,23 @@ fn every_preset_delivers_exactly_once_in_order() {
             0..4,
             vec![],
         );
-        check(name, link, ConnectionConfig::latency(), 0..4, vec![]);
+        check(
+            name,
+            link.clone(),
+            ConnectionConfig::latency(),
+            0..4,
+            vec![],
+        );
+        // The echo stream in latency mode beside a default stream on one connection.
+        check_with(
+            name,
+            LinkKind::Datagram,
+            link,
+            ConnectionConfig::default(),
+            &[1],
+            0..2,
+            vec![],
+        );
     }
 }
 

@@ -8,6 +8,42 @@ use crate::frame::{DEFAULT_MAX_MESSAGE_SIZE, FrameLimits};
 /// Largest message that latency-mode redundancy sends twice.
 pub const REDUNDANT_MESSAGE_MAX: u64 = 256;
 
+/// Per-stream settings ([`Connection::set_stream_options`](super::Connection::set_stream_options));
+/// streams start with the connection's ([`ConnectionConfig::stream_options`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StreamOptions {
+    /// Latency mode for this stream's data: its packets ask the peer to acknowledge at once
+    /// (`ACK_IMMEDIATELY`), and while any of them is in flight, probe timeouts follow latency
+    /// mode (1.25 × smoothed RTT, backing off by 1.5×).
+    pub latency: bool,
+    /// Earlier small messages of this stream each data packet carries again (see
+    /// [`ConnectionConfig::redundant_messages`]).
+    pub redundant_messages: u32,
+}
+
+impl StreamOptions {
+    /// Options of a latency-mode stream with redundancy of one message.
+    pub fn latency() -> Self {
+        Self {
+            latency: true,
+            redundant_messages: 1,
+        }
+    }
+
+    /// The flags of a packet of this stream.
+    pub(super) fn packet_flags(&self, fin: bool) -> u32 {
+        use crate::proto::PacketFlag;
+        let mut flags = 0;
+        if fin {
+            flags |= PacketFlag::FinishStream as u32;
+        }
+        if self.latency {
+            flags |= PacketFlag::AckImmediately as u32;
+        }
+        flags
+    }
+}
+
 /// Settings of one datagram connection and of the streams it carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionConfig {
@@ -90,6 +126,15 @@ impl ConnectionConfig {
             latency_mode: true,
             redundant_messages: 1,
             ..Self::default()
+        }
+    }
+
+    /// The options every stream starts with: latency mode and redundancy as configured for
+    /// the connection.
+    pub fn stream_options(&self) -> StreamOptions {
+        StreamOptions {
+            latency: self.latency_mode,
+            redundant_messages: self.redundant_messages,
         }
     }
 

@@ -71,7 +71,7 @@ use crate::frame::StreamDecoder;
 use crate::proto::CloseReason;
 use crate::stream::{Assembler, MessageMeta, RangeSet, SendBuffer, WriteError};
 
-pub use config::{ConnectionConfig, REDUNDANT_MESSAGE_MAX};
+pub use config::{ConnectionConfig, REDUNDANT_MESSAGE_MAX, StreamOptions};
 pub use rtt::RttEstimator;
 
 use budget::ReceiveBudget;
@@ -180,6 +180,8 @@ struct StreamState {
     ack_repeats: u8,
     /// `StreamFinished` was reported.
     finish_reported: bool,
+    /// Latency mode and redundancy of this stream's data.
+    options: StreamOptions,
 }
 
 /// A reliable datagram connection (sans-IO).
@@ -366,6 +368,23 @@ impl Connection {
         self.receive.peak_memory
     }
 
+    /// Sets how `stream` (opened if new) sends its data: latency mode and redundancy. Applies
+    /// to packets sent from now on.
+    pub fn set_stream_options(
+        &mut self,
+        stream: i64,
+        options: StreamOptions,
+    ) -> Result<(), SendError> {
+        if self.closed.is_some() {
+            return Err(SendError::Closed);
+        }
+        let limit = self.config.max_streams;
+        self.stream_mut(stream)
+            .ok_or(SendError::StreamLimit(limit))?
+            .options = options;
+        Ok(())
+    }
+
     /// Unacknowledged bytes queued on all streams.
     pub fn unacked_bytes(&self) -> u64 {
         self.streams.values().map(|s| s.send.unacked_bytes()).sum()
@@ -404,6 +423,7 @@ impl Connection {
                     peer_limit: INITIAL_STREAM_WINDOW,
                     ack_repeats: 0,
                     finish_reported: false,
+                    options: self.config.stream_options(),
                 },
             );
         }

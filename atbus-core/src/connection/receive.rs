@@ -100,8 +100,10 @@ impl Connection {
                 self.received.insert(number..number + 1);
                 self.prune_received();
             }
+            let mut urgent = self.config.latency_mode;
             let ack_eliciting = match frame.message.body {
                 Some(Body::Packet(packet)) => {
+                    urgent |= packet.flags & PacketFlag::AckImmediately as u32 != 0;
                     let source_len = datagram_len.unwrap_or(frame.wire_len as u64);
                     self.on_stream_packet(packet, source_len);
                     true
@@ -127,7 +129,7 @@ impl Connection {
                 // Byte streams do not number frames and never reorder them.
                 let in_order = number == 0 || number == self.largest_received + 1;
                 self.ack_eliciting_unacked += 1;
-                if self.config.latency_mode || !in_order || self.ack_eliciting_unacked >= 2 {
+                if urgent || !in_order || self.ack_eliciting_unacked >= 2 {
                     self.ack_now = true;
                 } else if self.ack_deadline.is_none() {
                     self.ack_deadline = Some(now + self.config.max_ack_delay);

@@ -33,6 +33,8 @@ pub(super) struct SentPacket {
     pub ranges: Vec<(i64, Range<u64>)>,
     /// The stream whose end (`FINISH_STREAM`) it carried.
     pub fin: Option<i64>,
+    /// It carried data of a latency-mode stream.
+    pub latency: bool,
 }
 
 /// Packets in flight, by packet number.
@@ -40,6 +42,8 @@ pub(super) struct SentPacket {
 pub(super) struct SentPackets {
     packets: BTreeMap<u64, SentPacket>,
     pub bytes_in_flight: u64,
+    /// Packets in flight that carry latency-mode stream data.
+    pub latency_in_flight: usize,
     loss_time: Option<Timestamp>,
     largest_acked: Option<u64>,
 }
@@ -70,6 +74,7 @@ impl Connection {
                 app_limited,
             });
             self.sent.bytes_in_flight += packet.size;
+            self.sent.latency_in_flight += usize::from(packet.latency);
             self.sent.packets.insert(number, packet);
         }
     }
@@ -121,6 +126,7 @@ impl Connection {
         let (smoothed, min) = (self.rtt.smoothed(), self.rtt.min());
         for (number, packet) in &newly_acked {
             self.sent.bytes_in_flight -= packet.size;
+            self.sent.latency_in_flight -= usize::from(packet.latency);
             self.congestion
                 .on_ack(now, *number, packet.time_sent, packet.size, smoothed, min);
         }
@@ -152,6 +158,7 @@ impl Connection {
         for number in lost {
             let packet = self.sent.packets.remove(&number).expect("listed above");
             self.sent.bytes_in_flight -= packet.size;
+            self.sent.latency_in_flight -= usize::from(packet.latency);
             self.congestion.on_lost(number, packet.size);
             if self.mtu.is_probe(number) {
                 // Too large for the path, not a sign of congestion.
@@ -184,16 +191,23 @@ impl Connection {
         }
     }
 
+    /// Probe timeouts follow latency mode when the connection is in it, or when data of a
+    /// latency-mode stream is in flight.
+    fn latency_probing(&self) -> bool {
+        self.config.latency_mode || self.sent.latency_in_flight > 0
+    }
+
     fn pto_duration(&self) -> Duration {
         let srtt = self.rtt.smoothed();
-        let base = if self.config.latency_mode {
+        let latency = self.latency_probing();
+        let base = if latency {
             (srtt * 5 / 4).max(srtt + 2 * self.rtt.variation())
         } else {
             srtt + (4 * self.rtt.variation()).max(GRANULARITY) + self.config.max_ack_delay
         };
         let mut duration = base.clamp(self.config.min_rto, self.config.max_rto);
         for _ in 0..self.pto_count.min(16) {
-            duration = if self.config.latency_mode {
+            duration = if latency {
                 duration * 3 / 2
             } else {
                 duration * 2

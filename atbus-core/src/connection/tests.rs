@@ -638,3 +638,39 @@ fn garbage_on_a_byte_stream_closes_it_with_a_reason() {
         Some(CloseReason::UnsupportedVersion)
     );
 }
+
+#[test]
+fn a_latency_stream_is_acknowledged_at_once_and_probed_sooner() {
+    let config = ConnectionConfig::default();
+    let mut a = Connection::new(config.clone(), Timestamp::ZERO);
+    let mut b = Connection::new(config, Timestamp::ZERO);
+    a.set_stream_options(1, StreamOptions::latency()).unwrap();
+    let mut buf = BytesMut::new();
+    let now = Timestamp::from_millis(5);
+    // A default stream's lone in-order packet waits for the delayed acknowledgement...
+    a.send(now, 2, payload(0, 100), None).unwrap();
+    a.poll_transmit(now, &mut buf).unwrap();
+    let pto_default = a.poll_timeout().unwrap();
+    b.handle_datagram(now, buf.split().freeze());
+    assert!(b.poll_transmit(now, &mut buf).is_none());
+    assert_eq!(b.poll_timeout(), Some(now + b.config().max_ack_delay));
+    // ...a latency stream's is acknowledged at once.
+    let mut a = Connection::new(ConnectionConfig::default(), Timestamp::ZERO);
+    let mut b = Connection::new(ConnectionConfig::default(), Timestamp::ZERO);
+    a.set_stream_options(1, StreamOptions::latency()).unwrap();
+    a.send(now, 1, payload(0, 100), None).unwrap();
+    a.poll_transmit(now, &mut buf).unwrap();
+    let pto_latency = a.poll_timeout().unwrap();
+    b.handle_datagram(now, buf.split().freeze());
+    assert!(b.poll_transmit(now, &mut buf).is_some());
+    // With the same RTT estimate, its tail-loss probe comes sooner.
+    assert!(
+        pto_latency < pto_default,
+        "{pto_latency:?} vs {pto_default:?}"
+    );
+    // Both kinds of packet still deliver their message.
+    assert!(matches!(
+        b.poll_event(),
+        Some(ConnectionEvent::Message { stream: 1, .. })
+    ));
+}

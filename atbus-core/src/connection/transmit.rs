@@ -9,8 +9,8 @@ use super::recovery::SentPacket;
 use crate::Timestamp;
 use crate::frame::{encode_frame, encoded_frame_len};
 use crate::proto::{
-    Acknowledge, ConnectionClose, FrameMessage, Packet, PacketContent, PacketFlag, PingData,
-    StreamAcknowledge, frame_message::Body,
+    Acknowledge, ConnectionClose, FrameMessage, Packet, PacketContent, PingData, StreamAcknowledge,
+    frame_message::Body,
 };
 
 /// Room kept for the frame header, the packet fields and one fragment's fields.
@@ -90,6 +90,7 @@ impl Connection {
                     ack_eliciting: true,
                     ranges: Vec::new(),
                     fin: None,
+                    latency: false,
                 },
                 true,
             );
@@ -184,6 +185,7 @@ impl Connection {
                 ack_eliciting: true,
                 ranges: Vec::new(),
                 fin: None,
+                latency: false,
             },
             true,
         );
@@ -283,7 +285,7 @@ impl Connection {
             // Redundancy: lead with up to `redundant_messages` earlier small messages of this
             // stream that are still unacknowledged, when they fit.
             let mut earlier_start = range.start;
-            for _ in 0..self.config.redundant_messages {
+            for _ in 0..state.options.redundant_messages {
                 match state.send.message_before(earlier_start) {
                     Some(previous)
                         if previous.end - previous.start <= super::REDUNDANT_MESSAGE_MAX
@@ -311,11 +313,7 @@ impl Connection {
                     stream_id: stream,
                     stream_offset: fragments[0].offset,
                     content: content.encode_to_vec().into(),
-                    flags: if fin {
-                        PacketFlag::FinishStream as u32
-                    } else {
-                        0
-                    },
+                    flags: state.options.packet_flags(fin),
                     ..Default::default()
                 })),
                 ..Default::default()
@@ -361,7 +359,7 @@ impl Connection {
             body: Some(Body::Packet(Packet {
                 stream_id: stream,
                 stream_offset: end,
-                flags: PacketFlag::FinishStream as u32,
+                flags: state.options.packet_flags(true),
                 ..Default::default()
             })),
             ..Default::default()
@@ -399,6 +397,7 @@ impl Connection {
             ack_eliciting: true,
             ranges,
             fin: fin.then_some(stream),
+            latency: self.streams.get(&stream).is_some_and(|s| s.options.latency),
         };
         self.on_packet_sent(number, packet, app_limited);
         self.next_stream = stream.wrapping_add(1);

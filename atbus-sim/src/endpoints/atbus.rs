@@ -1,12 +1,12 @@
 //! atbus's own reliable connection (`atbus_core::connection`) as a simulated endpoint: one
 //! connection per link (a datagram connection, or a byte-stream one on byte-stream links).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::{Bytes, BytesMut};
 
 use atbus_core::Timestamp;
-use atbus_core::connection::{self, Connection, ConnectionConfig, ConnectionEvent};
+use atbus_core::connection::{self, Connection, ConnectionConfig, ConnectionEvent, StreamOptions};
 use atbus_core::stream::WriteError;
 
 use crate::endpoint::{
@@ -21,6 +21,8 @@ pub struct AtbusEndpoint {
     buffer: BytesMut,
     /// Peaks over connections, including closed ones.
     peaks: MemoryPeaks,
+    /// Streams in latency mode on every connection.
+    latency_streams: BTreeSet<u64>,
 }
 
 impl AtbusEndpoint {
@@ -32,7 +34,15 @@ impl AtbusEndpoint {
             received: VecDeque::new(),
             buffer: BytesMut::with_capacity(64 * 1024),
             peaks: MemoryPeaks::default(),
+            latency_streams: BTreeSet::new(),
         }
+    }
+
+    /// Puts `streams` in latency mode ([`StreamOptions::latency`]) on every connection, whatever
+    /// the connection's own settings.
+    pub fn with_latency_streams(mut self, streams: impl IntoIterator<Item = u64>) -> Self {
+        self.latency_streams.extend(streams);
+        self
     }
 
     /// Counters of the connection on `link`.
@@ -59,10 +69,14 @@ impl AtbusEndpoint {
 
 impl Endpoint for AtbusEndpoint {
     fn handle_link_up(&mut self, now: Timestamp, link: LinkId, peer: NodeId, kind: LinkKind) {
-        let connection = match kind {
+        let mut connection = match kind {
             LinkKind::Datagram => Connection::new(self.config.clone(), now),
             LinkKind::ByteStream => Connection::byte_stream(self.config.clone(), now),
         };
+        for &stream in &self.latency_streams {
+            // A new connection is open and has no streams yet: this cannot fail.
+            let _ = connection.set_stream_options(stream as i64, StreamOptions::latency());
+        }
         self.connections.insert(link, (peer, connection));
     }
 

@@ -274,6 +274,9 @@ pub enum PacketFlag {
     ResetOffset = 4,
     /// The content is a TLS handshake record rather than a `packet_content`.
     TlsHandshake = 8,
+    /// The packet belongs to a latency-mode stream: the receiver acknowledges it at once instead of
+    /// delaying the acknowledgement.
+    AckImmediately = 16,
 }
 impl PacketFlag {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -287,6 +290,7 @@ impl PacketFlag {
             Self::FinishConnection => "PACKET_FLAG_FINISH_CONNECTION",
             Self::ResetOffset => "PACKET_FLAG_RESET_OFFSET",
             Self::TlsHandshake => "PACKET_FLAG_TLS_HANDSHAKE",
+            Self::AckImmediately => "PACKET_FLAG_ACK_IMMEDIATELY",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -297,6 +301,7 @@ impl PacketFlag {
             "PACKET_FLAG_FINISH_CONNECTION" => Some(Self::FinishConnection),
             "PACKET_FLAG_RESET_OFFSET" => Some(Self::ResetOffset),
             "PACKET_FLAG_TLS_HANDSHAKE" => Some(Self::TlsHandshake),
+            "PACKET_FLAG_ACK_IMMEDIATELY" => Some(Self::AckImmediately),
             _ => None,
         }
     }
