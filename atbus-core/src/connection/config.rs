@@ -31,11 +31,14 @@ impl StreamOptions {
     }
 
     /// The flags of a packet of this stream.
-    pub(super) fn packet_flags(&self, fin: bool) -> u32 {
+    pub(super) fn packet_flags(&self, fin: bool, reset: bool) -> u32 {
         use crate::proto::PacketFlag;
         let mut flags = 0;
         if fin {
             flags |= PacketFlag::FinishStream as u32;
+        }
+        if reset {
+            flags |= PacketFlag::ResetOffset as u32;
         }
         if self.latency {
             flags |= PacketFlag::AckImmediately as u32;

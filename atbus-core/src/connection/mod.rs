@@ -69,7 +69,7 @@ use crate::Timestamp;
 use crate::congestion::{CongestionController, new_controller};
 use crate::frame::StreamDecoder;
 use crate::proto::CloseReason;
-use crate::stream::{Assembler, MessageMeta, RangeSet, SendBuffer, WriteError};
+use crate::stream::{Abandoned, Assembler, MessageMeta, RangeSet, SendBuffer, WriteError};
 
 pub use config::{ConnectionConfig, REDUNDANT_MESSAGE_MAX, StreamOptions};
 pub use rtt::RttEstimator;
@@ -385,6 +385,29 @@ impl Connection {
         Ok(())
     }
 
+    /// Abandons every message of `stream` not yet acknowledged and returns them (see
+    /// [`Abandoned`]: which ones the peer cannot have delivered, and which it may have). The
+    /// peer is told to skip them (`RESET_OFFSET`); messages sent afterwards continue the
+    /// stream. For data that is late (a game state superseded by a newer one), or that a
+    /// session delivered another way.
+    pub fn reset_stream(&mut self, stream: i64) -> Result<Abandoned, SendError> {
+        if self.closed.is_some() {
+            return Err(SendError::Closed);
+        }
+        let limit = self.config.max_streams;
+        let state = self
+            .stream_mut(stream)
+            .ok_or(SendError::StreamLimit(limit))?;
+        let abandoned = state.send.reset();
+        if let Some(offset) = state.send.reset_unsent() {
+            // As at a stream's start, the peer accepts the initial window beyond the reset.
+            state.peer_limit = state
+                .peer_limit
+                .max(offset.saturating_add(INITIAL_STREAM_WINDOW));
+        }
+        Ok(abandoned)
+    }
+
     /// Unacknowledged bytes queued on all streams.
     pub fn unacked_bytes(&self) -> u64 {
         self.streams.values().map(|s| s.send.unacked_bytes()).sum()
@@ -481,5 +504,7 @@ impl Connection {
 
 #[cfg(test)]
 mod memory_tests;
+#[cfg(test)]
+mod reset_tests;
 #[cfg(test)]
 mod tests;

@@ -82,30 +82,23 @@ impl Connection {
             if number > super::MAX_PACKET_NUMBER {
                 return self.close(CloseReason::ProtocolViolation);
             }
-            if let Some(Body::Packet(packet)) = &frame.message.body
-                && !self.admits(packet)
-            {
-                if self.is_byte_stream() {
-                    // A byte stream delivers in order: data ahead of a hole is not conforming.
-                    return self.close(CloseReason::BufferFull);
-                }
-                // Not recorded as received, so not acknowledged: the sender will resend it.
-                self.stats.packets_refused += 1;
-                continue;
-            }
-            if number != 0 {
-                if self.received.contains(number) || number < self.received_floor {
-                    continue; // A duplicate, or too old to track.
-                }
-                self.received.insert(number..number + 1);
-                self.prune_received();
+            if number != 0 && (self.received.contains(number) || number < self.received_floor) {
+                continue; // A duplicate, or too old to track.
             }
             let mut urgent = self.config.latency_mode;
             let ack_eliciting = match frame.message.body {
                 Some(Body::Packet(packet)) => {
                     urgent |= packet.flags & PacketFlag::AckImmediately as u32 != 0;
                     let source_len = datagram_len.unwrap_or(frame.wire_len as u64);
-                    self.on_stream_packet(packet, source_len);
+                    if !self.on_stream_packet(packet, source_len) {
+                        if self.closed.is_some() {
+                            return;
+                        }
+                        // Not recorded as received, so not acknowledged: the sender will
+                        // declare it lost and send it again.
+                        self.stats.packets_refused += 1;
+                        continue;
+                    }
                     true
                 }
                 Some(Body::Ping(_)) => true,
@@ -124,6 +117,10 @@ impl Connection {
             };
             if self.closed.is_some() {
                 return;
+            }
+            if number != 0 {
+                self.received.insert(number..number + 1);
+                self.prune_received();
             }
             if ack_eliciting {
                 // Byte streams do not number frames and never reorder them.
@@ -158,9 +155,10 @@ impl Connection {
     /// Whether reassembly may take this packet's data: always while the connection's receive
     /// memory is below its limit, and beyond it only data that fills its stream from the front
     /// (so that a hole can always be filled and memory freed; such data is bounded by the
-    /// stream's grant).
+    /// stream's grant), or that skips data (`RESET_OFFSET`, which frees memory).
     fn admits(&self, packet: &Packet) -> bool {
         self.receive.memory < self.config.receive_memory_limit
+            || packet.flags & PacketFlag::ResetOffset as u32 != 0
             || self
                 .streams
                 .get(&packet.stream_id)
@@ -168,19 +166,43 @@ impl Connection {
                 >= packet.stream_offset
     }
 
-    fn on_stream_packet(&mut self, packet: Packet, source_len: u64) {
+    /// Takes in a packet of stream data. Returns whether all of it was taken: a packet refused
+    /// (the receive budget is full, or it reaches beyond the grant) is left unacknowledged so
+    /// that the sender resends it. On a byte stream, which never needs resending, refusal
+    /// closes the connection instead.
+    fn on_stream_packet(&mut self, packet: Packet, source_len: u64) -> bool {
+        if !self.admits(&packet) {
+            if self.is_byte_stream() {
+                // A byte stream delivers in order: data ahead of a hole is not conforming.
+                self.close(CloseReason::BufferFull);
+            }
+            return false;
+        }
         let Ok(content) = PacketContent::decode(packet.content) else {
-            return self.close(CloseReason::ProtocolViolation);
+            self.close(CloseReason::ProtocolViolation);
+            return false;
         };
         let Some(stream) = self.stream_mut(packet.stream_id) else {
-            return self.close(CloseReason::StreamLimit);
+            self.close(CloseReason::StreamLimit);
+            return false;
         };
         let before = stream.recv.memory();
+        let mut failure = None;
+        if packet.flags & PacketFlag::ResetOffset as u32 != 0 {
+            // Everything before this packet's offset is skipped (the sender abandoned it).
+            if stream.recv.reset_to(packet.stream_offset).is_err() {
+                failure = Some(CloseReason::ProtocolViolation);
+            }
+        }
         let finishes = packet.flags & PacketFlag::FinishStream as u32 != 0;
         let mut offset = packet.stream_offset;
-        let mut complete = true;
-        let mut failure = None;
-        for fragment in content.fragments {
+        let mut complete = failure.is_none();
+        let fragments = if failure.is_none() {
+            content.fragments
+        } else {
+            Vec::new()
+        };
+        for fragment in fragments {
             let len = fragment.data.len() as u64;
             match stream
                 .recv
@@ -219,7 +241,12 @@ impl Connection {
         self.receive.account(before, after);
         if let Some(reason) = failure {
             self.close(reason);
+            return false;
         }
+        if !complete && self.is_byte_stream() {
+            self.close(CloseReason::FlowControl);
+        }
+        complete
     }
 
     fn on_acknowledge(&mut self, now: Timestamp, ack: &Acknowledge) {

@@ -33,6 +33,8 @@ pub(super) struct SentPacket {
     pub ranges: Vec<(i64, Range<u64>)>,
     /// The stream whose end (`FINISH_STREAM`) it carried.
     pub fin: Option<i64>,
+    /// The stream and offset of the `RESET_OFFSET` it carried.
+    pub reset: Option<(i64, u64)>,
     /// It carried data of a latency-mode stream.
     pub latency: bool,
 }
@@ -122,6 +124,11 @@ impl Connection {
             if let Some(state) = packet.fin.and_then(|stream| self.streams.get_mut(&stream)) {
                 state.send.on_fin_acked();
             }
+            if let Some((stream, offset)) = packet.reset
+                && let Some(state) = self.streams.get_mut(&stream)
+            {
+                state.send.on_reset_acked(offset);
+            }
         }
         let (smoothed, min) = (self.rtt.smoothed(), self.rtt.min());
         for (number, packet) in &newly_acked {
@@ -165,7 +172,7 @@ impl Connection {
                 self.mtu.on_probe_lost(number);
                 continue;
             }
-            self.fin_lost(packet.fin);
+            self.signals_lost(packet.fin, packet.reset);
             self.stats.packets_lost += 1;
             latest_lost =
                 Some(latest_lost.map_or(packet.time_sent, |t: Timestamp| t.max(packet.time_sent)));
@@ -176,9 +183,15 @@ impl Connection {
         }
     }
 
-    fn fin_lost(&mut self, fin: Option<i64>) {
+    /// A packet carrying a stream's end and/or its reset was lost: they go out again.
+    fn signals_lost(&mut self, fin: Option<i64>, reset: Option<(i64, u64)>) {
         if let Some(state) = fin.and_then(|stream| self.streams.get_mut(&stream)) {
             state.send.on_fin_lost();
+        }
+        if let Some((stream, offset)) = reset
+            && let Some(state) = self.streams.get_mut(&stream)
+        {
+            state.send.on_reset_lost(offset);
         }
     }
 
@@ -250,15 +263,15 @@ impl Connection {
             self.mtu.on_black_hole();
         }
         // Tail-loss probe: the oldest unacknowledged data goes out again first.
-        if let Some((ranges, fin)) = self
+        if let Some((ranges, fin, reset)) = self
             .sent
             .packets
             .values()
-            .find(|p| !p.ranges.is_empty() || p.fin.is_some())
-            .map(|p| (p.ranges.clone(), p.fin))
+            .find(|p| !p.ranges.is_empty() || p.fin.is_some() || p.reset.is_some())
+            .map(|p| (p.ranges.clone(), p.fin, p.reset))
         {
             self.requeue(&ranges);
-            self.fin_lost(fin);
+            self.signals_lost(fin, reset);
         }
         self.probe_pending = true;
         // The probe counts from now.

@@ -90,6 +90,7 @@ impl Connection {
                     ack_eliciting: true,
                     ranges: Vec::new(),
                     fin: None,
+                    reset: None,
                     latency: false,
                 },
                 true,
@@ -185,6 +186,7 @@ impl Connection {
                 ack_eliciting: true,
                 ranges: Vec::new(),
                 fin: None,
+                reset: None,
                 latency: false,
             },
             true,
@@ -304,6 +306,10 @@ impl Connection {
                 continue;
             }
             let fin = state.send.fin_sendable() && state.send.final_offset() == Some(range.end);
+            let reset = state
+                .send
+                .resets_at(fragments[0].offset)
+                .then_some(fragments[0].offset);
             let content = PacketContent {
                 fragments: fragments.iter().map(|f| f.to_proto()).collect(),
             };
@@ -313,7 +319,7 @@ impl Connection {
                     stream_id: stream,
                     stream_offset: fragments[0].offset,
                     content: content.encode_to_vec().into(),
-                    flags: state.options.packet_flags(fin),
+                    flags: state.options.packet_flags(fin, reset.is_some()),
                     ..Default::default()
                 })),
                 ..Default::default()
@@ -328,13 +334,15 @@ impl Connection {
             }
             self.stats.retransmitted_bytes +=
                 sent_before.min(range.end).saturating_sub(range.start);
-            self.send_stream_frame(now, buf, &message, stream, vec![(stream, range)], fin);
+            let ranges = vec![(stream, range)];
+            self.send_stream_frame(now, buf, &message, stream, ranges, fin, reset);
             return true;
         }
         false
     }
 
-    /// A packet with no data that carries the end of `stream`, when that is all it has to send.
+    /// A packet with no data that carries the end of `stream` and/or its reset, when that is
+    /// all it has to send.
     fn write_fin_only(
         &mut self,
         now: Timestamp,
@@ -347,19 +355,23 @@ impl Connection {
             .streams
             .get_mut(&stream)
             .expect("sendable stream exists");
-        let Some(end) = state
+        let end = state
             .send
             .final_offset()
-            .filter(|_| state.send.fin_sendable())
-        else {
+            .filter(|_| state.send.fin_sendable());
+        let reset = state.send.reset_unsent();
+        // A reset lies at or before the end; the end rides along only when it is the same
+        // offset (otherwise data lies between them and carries the end later).
+        let Some(offset) = reset.or(end) else {
             return false;
         };
+        let fin = end == Some(offset);
         let message = FrameMessage {
             packet_number: number,
             body: Some(Body::Packet(Packet {
                 stream_id: stream,
-                stream_offset: end,
-                flags: state.options.packet_flags(true),
+                stream_offset: offset,
+                flags: state.options.packet_flags(fin, reset.is_some()),
                 ..Default::default()
             })),
             ..Default::default()
@@ -368,12 +380,14 @@ impl Connection {
         if size > space {
             return false;
         }
-        self.send_stream_frame(now, buf, &message, stream, Vec::new(), true);
+        self.send_stream_frame(now, buf, &message, stream, Vec::new(), fin, reset);
         true
     }
 
-    /// Writes a packet of `stream` carrying `ranges` (and the stream's end when `fin`) and books
-    /// it: packet number, the end's state, pacing, loss recovery, round-robin position.
+    /// Writes a packet of `stream` carrying `ranges` (and the stream's end when `fin`, its
+    /// reset to an offset when `reset`) and books it: packet number, the end's and the reset's
+    /// state, pacing, loss recovery, round-robin position.
+    #[allow(clippy::too_many_arguments)] // one packet's parts, all needed to book it
     fn send_stream_frame(
         &mut self,
         now: Timestamp,
@@ -382,10 +396,16 @@ impl Connection {
         stream: i64,
         ranges: Vec<(i64, std::ops::Range<u64>)>,
         fin: bool,
+        reset: Option<u64>,
     ) {
         let number = message.packet_number;
-        if fin && let Some(state) = self.streams.get_mut(&stream) {
-            state.send.on_fin_sent();
+        if let Some(state) = self.streams.get_mut(&stream) {
+            if fin {
+                state.send.on_fin_sent();
+            }
+            if let Some(offset) = reset {
+                state.send.on_reset_sent(offset);
+            }
         }
         self.next_packet_number += u64::from(number != 0);
         let size = self.write_frame(message, buf) as u64;
@@ -397,6 +417,7 @@ impl Connection {
             ack_eliciting: true,
             ranges,
             fin: fin.then_some(stream),
+            reset: reset.map(|offset| (stream, offset)),
             latency: self.streams.get(&stream).is_some_and(|s| s.options.latency),
         };
         self.on_packet_sent(number, packet, app_limited);

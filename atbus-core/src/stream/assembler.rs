@@ -126,6 +126,8 @@ pub struct Assembler {
     window: u64,
     /// The sender may send up to this offset.
     granted: u64,
+    /// What the sender may send before it hears a grant: at first, and after a reset.
+    initial_grant: u64,
     max_message: u64,
     /// The stream's final offset, once a `FINISH_STREAM` arrived.
     end: Option<u64>,
@@ -154,9 +156,53 @@ impl Assembler {
             max_received: 0,
             window,
             granted: initial.min(window),
+            initial_grant: initial.min(window),
             max_message,
             end: None,
         }
+    }
+
+    /// Skips everything before `offset` (a `RESET_OFFSET`: the sender abandoned it, or it
+    /// arrived another way): held data below it is dropped and never delivered, and delivery
+    /// continues from `offset`. As after the stream's start, the sender may send the initial
+    /// window beyond it before it hears a grant. A reset to an offset already delivered is a
+    /// no-op (a late duplicate). Refused when `offset` cuts a held piece (a reset lies on a
+    /// message boundary) or lies beyond the stream's end.
+    pub fn reset_to(&mut self, offset: u64) -> Result<(), AssembleError> {
+        if offset <= self.read {
+            return Ok(());
+        }
+        let inconsistent = AssembleError::InconsistentBoundary {
+            start: offset,
+            end: offset,
+        };
+        if self.end.is_some_and(|end| end < offset) {
+            return Err(inconsistent);
+        }
+        if let Some((&s, piece)) = self.pieces.range(..offset).next_back()
+            && piece.end(s) > offset
+        {
+            return Err(inconsistent);
+        }
+        let kept = self.pieces.split_off(&offset);
+        for piece in std::mem::replace(&mut self.pieces, kept).into_values() {
+            self.buffered -= piece.data.len() as u64;
+            self.pinned -= piece.charge;
+        }
+        self.boundaries = self.boundaries.split_off(&(offset + 1));
+        let kept = self.metas.split_off(&offset);
+        for meta in std::mem::replace(&mut self.metas, kept).into_values() {
+            self.meta_bytes -= meta_charge(&meta);
+        }
+        self.compacted_pieces = self.compacted_pieces.min(self.pieces.len());
+        self.read = offset;
+        self.contiguous = self.contiguous.max(offset);
+        while let Some(piece) = self.pieces.get(&self.contiguous) {
+            self.contiguous += piece.data.len() as u64;
+        }
+        self.max_received = self.max_received.max(offset);
+        self.granted = self.granted.max(offset.saturating_add(self.initial_grant));
+        Ok(())
     }
 
     /// Records the stream's final offset (from a `FINISH_STREAM`). Refused when it contradicts
@@ -610,6 +656,26 @@ mod tests {
                 .and(assembler.insert(fragment(48, b"abcd", false))),
             Err(AssembleError::InconsistentBoundary { start: 48, end: 52 })
         );
+    }
+
+    #[test]
+    fn a_reset_skips_what_lies_before_it_and_keeps_what_follows() {
+        let mut assembler = Assembler::with_initial_grant(1_000, 100, 1_000);
+        assembler.insert(fragment(0, b"ab", false)).unwrap(); // never completes
+        assembler.insert(fragment(5, b"cd", true)).unwrap(); // after a hole
+        assembler.insert(fragment(10, b"ef", true)).unwrap(); // beyond the reset
+        assert!(assembler.reset_to(11).is_err(), "cuts a held piece");
+        assembler.reset_to(10).unwrap();
+        assert_eq!(assembler.read_offset(), 10);
+        assert_eq!(assembler.pop().unwrap().data, Bytes::from_static(b"ef"));
+        assert_eq!(assembler.pop(), None);
+        assert_eq!((assembler.buffered(), assembler.memory()), (0, 0));
+        // The sender may send the initial window beyond the reset before hearing a grant.
+        assert_eq!(assembler.window_limit(), 110);
+        // A late duplicate reset is a no-op; one beyond the end is refused.
+        assembler.reset_to(5).unwrap();
+        assembler.set_end(20).unwrap_or_else(|e| panic!("{e}"));
+        assert!(assembler.reset_to(21).is_err());
     }
 
     #[test]

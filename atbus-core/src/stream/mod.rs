@@ -32,7 +32,7 @@ use crate::proto::{FragmentFlag, PacketFragment, PacketOptions};
 
 pub use assembler::{AssembleError, AssembledMessage, Assembler, COMPACT_SLACK, ENTRY_COST};
 pub use range_set::RangeSet;
-pub use send_buffer::{AckError, SendBuffer, WriteError};
+pub use send_buffer::{Abandoned, AckError, SendBuffer, WriteError};
 
 /// What travels with a message besides its payload, on its first fragment.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -22,6 +22,19 @@
 //! Invariants: `acked ≤ next_new ≤ end`; `lost` and `sacked` are disjoint and lie in
 //! `[acked, next_new)`; buffered bytes `end − acked ≤ capacity`.
 //!
+//! # Reset
+//!
+//! [`reset`](SendBuffer::reset) abandons every message not yet acknowledged and hands it back;
+//! the stream goes on from the offset after them. The receiver must learn to skip to that
+//! offset: every packet that starts there carries `RESET_OFFSET` until one of them is
+//! acknowledged (a packet with no data carries it when there is nothing new to send).
+//!
+//! ```text
+//!   none ──reset──▶ unsent ──sent──▶ in flight ──acked──▶ none
+//!                     ▲                  │
+//!                     └──────lost────────┘
+//! ```
+//!
 //! A range handed out for sending is cut into [`Fragment`]s at message boundaries, so a fragment
 //! never spans two messages: the receiver learns boundaries from `ends_message`, and the first
 //! fragment of a message (the one starting at its first offset) carries its [`MessageMeta`].
@@ -103,10 +116,32 @@ enum FinState {
     Acked,
 }
 
+/// Where a reset of the stream stands: the offset the receiver must skip to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResetState {
+    /// No reset to tell.
+    None,
+    /// The receiver must be told to skip to this offset.
+    Unsent(u64),
+    /// A packet telling it is in flight.
+    InFlight(u64),
+}
+
+/// Messages a [`reset`](SendBuffer::reset) took back from the stream, oldest first, each with
+/// its metadata.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Abandoned {
+    /// Never sent whole: the peer cannot have delivered them.
+    pub unsent: Vec<(Bytes, Option<MessageMeta>)>,
+    /// Sent whole, never acknowledged: the peer may or may not have delivered them.
+    pub unacknowledged: Vec<(Bytes, Option<MessageMeta>)>,
+}
+
 /// Unacknowledged data of one stream.
 #[derive(Debug)]
 pub struct SendBuffer {
     fin: FinState,
+    reset: ResetState,
     messages: VecDeque<Pending>,
     acked: u64,
     sacked: RangeSet,
@@ -123,6 +158,7 @@ impl SendBuffer {
     pub fn new(capacity: u64, max_message: usize) -> Self {
         Self {
             fin: FinState::Open,
+            reset: ResetState::None,
             messages: VecDeque::new(),
             acked: 0,
             sacked: RangeSet::new(),
@@ -193,6 +229,67 @@ impl SendBuffer {
         !self.lost.is_empty()
             || (self.next_new < self.end && self.next_new < limit)
             || self.fin_sendable()
+            || self.reset_unsent().is_some()
+    }
+
+    /// Abandons every message not yet acknowledged and returns it: nothing of it is sent
+    /// again, and the receiver is told to skip it (see the module docs). Messages written
+    /// afterwards continue at the next offset. Nothing happens when everything written was
+    /// acknowledged.
+    pub fn reset(&mut self) -> Abandoned {
+        let mut abandoned = Abandoned::default();
+        if self.acked == self.end {
+            return abandoned;
+        }
+        for message in self.messages.drain(..) {
+            let entry = (message.data, message.meta.map(|m| *m));
+            if message.start + entry.0.len() as u64 > self.next_new {
+                abandoned.unsent.push(entry);
+            } else {
+                abandoned.unacknowledged.push(entry);
+            }
+        }
+        self.acked = self.end;
+        self.next_new = self.end;
+        self.sacked = RangeSet::new();
+        self.lost = RangeSet::new();
+        self.reset = ResetState::Unsent(self.end);
+        abandoned
+    }
+
+    /// The offset the receiver must still be told to skip to, when no packet telling it is in
+    /// flight.
+    pub fn reset_unsent(&self) -> Option<u64> {
+        match self.reset {
+            ResetState::Unsent(offset) => Some(offset),
+            _ => None,
+        }
+    }
+
+    /// Whether a packet whose data starts at `offset` must carry `RESET_OFFSET`.
+    pub fn resets_at(&self, offset: u64) -> bool {
+        matches!(self.reset, ResetState::Unsent(o) | ResetState::InFlight(o) if o == offset)
+    }
+
+    /// A packet carrying the reset to `offset` went out.
+    pub fn on_reset_sent(&mut self, offset: u64) {
+        if self.reset == ResetState::Unsent(offset) {
+            self.reset = ResetState::InFlight(offset);
+        }
+    }
+
+    /// The packet carrying the reset to `offset` was lost.
+    pub fn on_reset_lost(&mut self, offset: u64) {
+        if self.reset == ResetState::InFlight(offset) {
+            self.reset = ResetState::Unsent(offset);
+        }
+    }
+
+    /// The peer has the reset to `offset`.
+    pub fn on_reset_acked(&mut self, offset: u64) {
+        if matches!(self.reset, ResetState::Unsent(o) | ResetState::InFlight(o) if o == offset) {
+            self.reset = ResetState::None;
+        }
     }
 
     /// Ends the stream after what was written: the end goes out with the last data (or alone).
@@ -351,6 +448,12 @@ impl SendBuffer {
             });
         }
         let before = self.acked_bytes();
+        if let ResetState::Unsent(o) | ResetState::InFlight(o) = self.reset
+            && cumulative >= o
+        {
+            // The peer delivered up to the reset offset: it has skipped.
+            self.reset = ResetState::None;
+        }
         if cumulative > self.acked {
             self.sacked.insert(self.acked..cumulative);
         }
@@ -414,6 +517,45 @@ mod tests {
         out.into_iter()
             .map(|f| (f.offset, f.data.to_vec(), f.ends_message))
             .collect()
+    }
+
+    #[test]
+    fn a_reset_hands_back_what_is_unacknowledged_and_tells_the_receiver_once() {
+        let mut buffer = buffer_with(&[b"aaaa", b"bbbb", b"cccc", b"dddd"]);
+        buffer.next_range(10, u64::MAX, 0).unwrap(); // 0..10: "aaaa", "bbbb", half of "cccc"
+        buffer.on_ack(4, &[]).unwrap();
+        let abandoned = buffer.reset();
+        let data = |list: &[(Bytes, Option<MessageMeta>)]| -> Vec<Bytes> {
+            list.iter().map(|(d, _)| d.clone()).collect()
+        };
+        assert_eq!(
+            data(&abandoned.unacknowledged),
+            [Bytes::from_static(b"bbbb")]
+        );
+        assert_eq!(
+            data(&abandoned.unsent),
+            [Bytes::from_static(b"cccc"), Bytes::from_static(b"dddd")]
+        );
+        assert_eq!(buffer.unacked_bytes(), 0);
+        assert_eq!(buffer.reset_unsent(), Some(16));
+        assert!(buffer.has_sendable(0));
+        // New data continues at the reset offset, and its first packet carries the reset.
+        assert_eq!(
+            buffer.write(Bytes::from_static(b"eeee"), None).unwrap(),
+            16..20
+        );
+        assert!(buffer.resets_at(16));
+        buffer.on_reset_sent(16);
+        assert_eq!(buffer.reset_unsent(), None);
+        buffer.on_reset_lost(16);
+        assert_eq!(buffer.reset_unsent(), Some(16));
+        buffer.on_reset_sent(16);
+        buffer.on_reset_acked(16);
+        assert!(!buffer.resets_at(16));
+        // Nothing unacknowledged: a reset changes nothing.
+        let mut idle = SendBuffer::new(100, 100);
+        assert_eq!(idle.reset(), Abandoned::default());
+        assert_eq!(idle.reset_unsent(), None);
     }
 
     #[test]
