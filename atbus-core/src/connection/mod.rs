@@ -31,9 +31,14 @@
 //! - **timeout**: the earliest of the ack deadline, the loss-time deadline, the probe timeout
 //!   (PTO) and the keep-alive. A PTO sends a probe (the oldest unacknowledged data again, or a
 //!   ping) and backs off.
-//! - **poll_transmit**: an acknowledgement if one is due, then stream data (lost ranges first,
-//!   then new data, round-robin over streams, within the congestion window and each stream's
-//!   flow-control window), then a probe or keep-alive ping if due.
+//! - **poll_transmit**: an acknowledgement if one is due (each stream's grant is raised then,
+//!   from the receive budget), then stream data (lost ranges first, then new data, round-robin
+//!   over streams, within the congestion window and each stream's flow-control window; a
+//!   stream's end or reset rides on its data, or alone when it has none), then a probe or
+//!   keep-alive ping if due.
+//! - **send / finish / reset_stream / set_stream_options**: application commands on one stream
+//!   (opened on first use, up to `max_streams`). A reset abandons the stream's unacknowledged
+//!   messages and returns them; the peer skips them.
 //!
 //! # Invariants
 //!

@@ -16,6 +16,11 @@
 //!                  └──── on_lost(range) ◀── loss detection of the connection
 //! ```
 //!
+//! Flow control is the receiver's: it grants offsets ([`Assembler::grant`]) from the memory its
+//! connection can spare, and the sender never sends beyond the last grant it heard. A sender can
+//! abandon what is unacknowledged ([`SendBuffer::reset`], `RESET_OFFSET`), and the receiver skips
+//! to the offset after it ([`Assembler::reset_to`]).
+//!
 //! The connection layer (issue "Reliable streams over connections") owns packets, timers and
 //! acknowledgement frames; this module holds the data rules, which are the same for every
 //! connection a stream uses.
