@@ -52,6 +52,7 @@
 
 pub mod congestion;
 pub mod connection;
+pub mod discovery;
 pub mod frame;
 pub mod stream;
 pub mod time;

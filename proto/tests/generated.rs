@@ -11,8 +11,8 @@ const SCHEMAS: [(&str, &str); 2] = [
 /// Compiles every schema file; returns (generated file name, generated code) per package.
 fn compile_schemas() -> Vec<(&'static str, String)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let descriptors = protox::compile(SCHEMAS.map(|(schema, _)| schema), [&root])
-        .expect("schemas compile");
+    let descriptors =
+        protox::compile(SCHEMAS.map(|(schema, _)| schema), [&root]).expect("schemas compile");
     let out = tempdir();
     let mut config = prost_build::Config::new();
     // BTreeMap, not HashMap: map fields must encode in the same order every run (determinism).
@@ -43,8 +43,9 @@ fn tempdir() -> PathBuf {
 fn generated_code_is_up_to_date() {
     let regenerate = std::env::var_os("ATBUS_REGENERATE").is_some();
     for (file, generated) in compile_schemas() {
-        let committed_path =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/generated").join(file);
+        let committed_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("src/generated")
+            .join(file);
         if regenerate {
             std::fs::write(&committed_path, &generated).expect("write generated code");
             continue;

@@ -1,0 +1,811 @@
+//! Validation of records: Kubernetes name and label syntax, gateway addresses, selectors.
+//!
+//! The rules follow Kubernetes apimachinery (`IsDNS1123Subdomain`, `IsQualifiedName`,
+//! `IsValidLabelValue`, the 256 KiB annotation budget); they are listed in the
+//! [module docs](super#validation). A [`ValidationError`] names the field by its path in the
+//! record (`gateways[1].addresses[0]`, `metadata.labels["area.region"]`), the [`Rule`] and what
+//! exactly broke it (the [`Violation`]).
+
+use core::fmt;
+use std::collections::BTreeMap;
+
+use super::address::{AddressError, GatewayAddress};
+use super::record::{GroupRecord, MetadataSelector, NodeRecord, NodeSelector, RecordSet};
+
+/// Longest DNS subdomain (node, relay and group names; label-key prefixes).
+pub const MAX_NAME_LEN: usize = 253;
+/// Longest label value and name part of a qualified name.
+pub const MAX_LABEL_LEN: usize = 63;
+/// Most bytes of annotation keys and values together, per record.
+pub const MAX_ANNOTATIONS_SIZE: usize = 256 * 1024;
+
+/// Where in a record a field is, such as `gateways[1].addresses[0]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldPath(String);
+
+impl FieldPath {
+    /// A top-level field.
+    pub fn root(field: &str) -> Self {
+        FieldPath(field.to_owned())
+    }
+
+    /// A field of this one: `self.field`.
+    pub fn field(&self, field: &str) -> Self {
+        FieldPath(format!("{}.{field}", self.0))
+    }
+
+    /// An element of this list: `self[index]`.
+    pub fn index(&self, index: usize) -> Self {
+        FieldPath(format!("{}[{index}]", self.0))
+    }
+
+    /// An entry of this map: `self["key"]`.
+    pub fn key(&self, key: &str) -> Self {
+        FieldPath(format!("{}[{key:?}]", self.0))
+    }
+
+    /// The path as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The rule a field must follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Rule {
+    /// Node, relay, group and member names.
+    DnsSubdomain,
+    /// Label keys and annotation keys.
+    QualifiedName,
+    /// Label values.
+    LabelValue,
+    /// Annotation keys and values together.
+    AnnotationsSize,
+    /// Gateway addresses.
+    GatewayAddress,
+    /// A gateway lists at least one address.
+    GatewayHasAddress,
+    /// The protocol version is set.
+    ProtocolVersion,
+    /// `advertise_relay` and group selectors select something.
+    SelectorNotEmpty,
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Rule::DnsSubdomain => {
+                "a name is a DNS subdomain: at most 253 characters of a-z, 0-9, '-' and '.', \
+                 each dot-separated part starting and ending with a-z or 0-9"
+            }
+            Rule::QualifiedName => {
+                "a key is [prefix/]name: an optional DNS-subdomain prefix, then a name of at most \
+                 63 characters of A-Z, a-z, 0-9, '-', '_' and '.', starting and ending \
+                 alphanumeric"
+            }
+            Rule::LabelValue => {
+                "a label value is empty or at most 63 characters of A-Z, a-z, 0-9, '-', '_' and \
+                 '.', starting and ending alphanumeric"
+            }
+            Rule::AnnotationsSize => "annotation keys and values total at most 256 KiB",
+            Rule::GatewayAddress => {
+                "a gateway address is scheme://host:port, unix:///path or mem://name"
+            }
+            Rule::GatewayHasAddress => "a gateway lists at least one address",
+            Rule::ProtocolVersion => "the protocol version is not 0",
+            Rule::SelectorNotEmpty => {
+                "a relay or group selector gives a name or metadata (an empty one would select \
+                 every node)"
+            }
+        })
+    }
+}
+
+/// What exactly broke a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Violation {
+    /// The value is empty.
+    Empty,
+    /// A part of the value is empty (`prefix`, `name`, or a dot-separated `part`).
+    EmptyPart(&'static str),
+    /// The value or a part of it is too long.
+    TooLong {
+        /// Which part (`value`, `prefix`, `name`, `total`).
+        part: &'static str,
+        /// Its length in bytes.
+        length: usize,
+        /// The most allowed.
+        max: usize,
+    },
+    /// A character outside the allowed set.
+    InvalidCharacter {
+        /// The character.
+        character: char,
+        /// Its byte offset in the value.
+        position: usize,
+    },
+    /// A part starts or ends with a character that is allowed only inside.
+    NotAlphanumericAtEdge {
+        /// Byte offset of the character.
+        position: usize,
+    },
+    /// More than one `/` in a key.
+    TooManySlashes,
+    /// The address parser refused the value.
+    Address(AddressError),
+    /// The value is zero.
+    Zero,
+    /// The selector or list is empty.
+    Nothing,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::Empty => f.write_str("is empty"),
+            Violation::EmptyPart(part) => write!(f, "has an empty {part}"),
+            Violation::TooLong { part, length, max } => {
+                write!(f, "{part} is {length} bytes long, at most {max} allowed")
+            }
+            Violation::InvalidCharacter {
+                character,
+                position,
+            } => write!(
+                f,
+                "character {character:?} at byte {position} is not allowed"
+            ),
+            Violation::NotAlphanumericAtEdge { position } => write!(
+                f,
+                "character at byte {position} starts or ends a part and must be alphanumeric"
+            ),
+            Violation::TooManySlashes => f.write_str("has more than one '/'"),
+            Violation::Address(error) => write!(f, "{error}"),
+            Violation::Zero => f.write_str("is 0"),
+            Violation::Nothing => f.write_str("is empty"),
+        }
+    }
+}
+
+/// A record field that breaks a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {value:?} {violation}; rule: {rule}")]
+pub struct ValidationError {
+    /// Where the field is.
+    pub field: FieldPath,
+    /// The offending value (shortened to 100 characters).
+    pub value: String,
+    /// The rule it breaks.
+    pub rule: Rule,
+    /// How it breaks it.
+    pub violation: Violation,
+}
+
+impl ValidationError {
+    fn new(field: FieldPath, value: &str, rule: Rule, violation: Violation) -> Self {
+        const SHOWN: usize = 100;
+        let value = match value.char_indices().nth(SHOWN) {
+            Some((end, _)) => format!("{}…", &value[..end]),
+            None => value.to_owned(),
+        };
+        ValidationError {
+            field,
+            value,
+            rule,
+            violation,
+        }
+    }
+}
+
+/// Checks a node, relay, group or member name: a Kubernetes DNS subdomain (RFC 1123).
+pub fn validate_name(name: &str) -> Result<(), Violation> {
+    if name.is_empty() {
+        return Err(Violation::Empty);
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(too_long("value", name, MAX_NAME_LEN));
+    }
+    check_characters(name, 0, |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+    })?;
+    let mut start = 0;
+    for part in name.split('.') {
+        if part.is_empty() {
+            return Err(Violation::EmptyPart("dot-separated part"));
+        }
+        check_edges(part, start, |b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit()
+        })?;
+        start += part.len() + 1;
+    }
+    Ok(())
+}
+
+/// Checks a label key or annotation key: a Kubernetes qualified name, `[prefix/]name`.
+pub fn validate_label_key(key: &str) -> Result<(), Violation> {
+    if key.is_empty() {
+        return Err(Violation::Empty);
+    }
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix {
+        if name.contains('/') {
+            return Err(Violation::TooManySlashes);
+        }
+        if prefix.is_empty() {
+            return Err(Violation::EmptyPart("prefix"));
+        }
+        validate_name(prefix).map_err(|violation| match violation {
+            Violation::TooLong { length, max, .. } => Violation::TooLong {
+                part: "prefix",
+                length,
+                max,
+            },
+            other => other,
+        })?;
+    }
+    if name.is_empty() {
+        return Err(Violation::EmptyPart("name"));
+    }
+    let offset = key.len() - name.len();
+    check_label_text(name, offset, "name")
+}
+
+/// Checks a label value: empty, or at most 63 characters like the name part of a key.
+pub fn validate_label_value(value: &str) -> Result<(), Violation> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    check_label_text(value, 0, "value")
+}
+
+/// Checks annotations: every key a qualified name, keys and values together at most 256 KiB.
+/// Reports the first bad key, or the total size.
+pub fn validate_annotations(
+    annotations: &BTreeMap<String, String>,
+) -> Result<(), (Option<&str>, Rule, Violation)> {
+    for key in annotations.keys() {
+        validate_label_key(key).map_err(|v| (Some(key.as_str()), Rule::QualifiedName, v))?;
+    }
+    let total: usize = annotations.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if total > MAX_ANNOTATIONS_SIZE {
+        return Err((
+            None,
+            Rule::AnnotationsSize,
+            Violation::TooLong {
+                part: "total",
+                length: total,
+                max: MAX_ANNOTATIONS_SIZE,
+            },
+        ));
+    }
+    Ok(())
+}
+
+fn check_label_text(text: &str, offset: usize, part: &'static str) -> Result<(), Violation> {
+    if text.len() > MAX_LABEL_LEN {
+        return Err(too_long(part, text, MAX_LABEL_LEN));
+    }
+    check_characters(text, offset, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+    })?;
+    check_edges(text, offset, |b| b.is_ascii_alphanumeric())
+}
+
+fn too_long(part: &'static str, text: &str, max: usize) -> Violation {
+    Violation::TooLong {
+        part,
+        length: text.len(),
+        max,
+    }
+}
+
+fn check_characters(
+    text: &str,
+    offset: usize,
+    allowed: impl Fn(char) -> bool,
+) -> Result<(), Violation> {
+    match text.char_indices().find(|(_, c)| !allowed(*c)) {
+        Some((position, character)) => Err(Violation::InvalidCharacter {
+            character,
+            position: offset + position,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// First and last byte of a non-empty, already character-checked (so ASCII) part.
+fn check_edges(part: &str, offset: usize, edge_ok: impl Fn(u8) -> bool) -> Result<(), Violation> {
+    let bytes = part.as_bytes();
+    if !edge_ok(bytes[0]) {
+        return Err(Violation::NotAlphanumericAtEdge { position: offset });
+    }
+    if !edge_ok(bytes[bytes.len() - 1]) {
+        return Err(Violation::NotAlphanumericAtEdge {
+            position: offset + bytes.len() - 1,
+        });
+    }
+    Ok(())
+}
+
+/// Field paths are built only when a check fails, so validating a good record allocates
+/// nothing for them.
+fn check(
+    result: Result<(), Violation>,
+    field: impl FnOnce() -> FieldPath,
+    value: &str,
+    rule: Rule,
+) -> Result<(), ValidationError> {
+    result.map_err(|violation| ValidationError::new(field(), value, rule, violation))
+}
+
+fn check_labels(
+    labels: &BTreeMap<String, String>,
+    field: impl Fn() -> FieldPath,
+) -> Result<(), ValidationError> {
+    for (key, value) in labels {
+        check(
+            validate_label_key(key),
+            || field().key(key),
+            key,
+            Rule::QualifiedName,
+        )?;
+        check(
+            validate_label_value(value),
+            || field().key(key),
+            value,
+            Rule::LabelValue,
+        )?;
+    }
+    Ok(())
+}
+
+fn check_metadata_selector(
+    selector: &MetadataSelector,
+    field: impl Fn() -> FieldPath,
+) -> Result<(), ValidationError> {
+    check_labels(&selector.labels, || field().field("labels"))
+}
+
+/// A relay or group selector: not empty, a valid name if named, valid labels.
+fn check_selector(
+    selector: &NodeSelector,
+    field: impl Fn() -> FieldPath,
+) -> Result<(), ValidationError> {
+    if selector.is_empty() {
+        return Err(ValidationError::new(
+            field(),
+            "",
+            Rule::SelectorNotEmpty,
+            Violation::Nothing,
+        ));
+    }
+    if let Some(name) = &selector.name {
+        check(
+            validate_name(name),
+            || field().field("name"),
+            name,
+            Rule::DnsSubdomain,
+        )?;
+    }
+    check_metadata_selector(&selector.metadata, || field().field("metadata"))
+}
+
+impl NodeRecord {
+    /// Checks every syntax rule; the error names the first field at fault.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let root = FieldPath::root;
+        check(
+            validate_name(&self.name),
+            || root("name"),
+            &self.name,
+            Rule::DnsSubdomain,
+        )?;
+        if self.version == 0 {
+            return Err(ValidationError::new(
+                root("version"),
+                "0",
+                Rule::ProtocolVersion,
+                Violation::Zero,
+            ));
+        }
+        check_labels(&self.metadata.labels, || root("metadata").field("labels"))?;
+        validate_annotations(&self.metadata.annotations).map_err(|(key, rule, violation)| {
+            let field = root("metadata").field("annotations");
+            match key {
+                Some(key) => ValidationError::new(field.key(key), key, rule, violation),
+                None => ValidationError::new(field, "", rule, violation),
+            }
+        })?;
+        for (g, gateway) in self.gateways.iter().enumerate() {
+            let gateway_field = || root("gateways").index(g);
+            if gateway.addresses.is_empty() {
+                return Err(ValidationError::new(
+                    gateway_field().field("addresses"),
+                    "",
+                    Rule::GatewayHasAddress,
+                    Violation::Nothing,
+                ));
+            }
+            for (a, address) in gateway.addresses.iter().enumerate() {
+                check(
+                    GatewayAddress::parse(address)
+                        .map(drop)
+                        .map_err(Violation::Address),
+                    || gateway_field().field("addresses").index(a),
+                    address,
+                    Rule::GatewayAddress,
+                )?;
+            }
+            check_metadata_selector(&gateway.r#match.metadata, || {
+                gateway_field().field("match").field("metadata")
+            })?;
+        }
+        if let Some(relay) = &self.advertise_relay {
+            check_selector(relay, || root("advertise_relay"))?;
+        }
+        Ok(())
+    }
+
+    /// The record itself if it is valid: `serde_norway::from_str::<NodeRecord>(text)?.validated()?`.
+    pub fn validated(self) -> Result<Self, ValidationError> {
+        self.validate()?;
+        Ok(self)
+    }
+}
+
+impl GroupRecord {
+    /// Checks the group name, every member name and the selector.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let root = FieldPath::root;
+        check(
+            validate_name(&self.name),
+            || root("name"),
+            &self.name,
+            Rule::DnsSubdomain,
+        )?;
+        for (m, member) in self.members.iter().enumerate() {
+            check(
+                validate_name(member),
+                || root("members").index(m),
+                member,
+                Rule::DnsSubdomain,
+            )?;
+        }
+        if let Some(selector) = &self.selector {
+            check_selector(selector, || root("selector"))?;
+        }
+        Ok(())
+    }
+
+    /// The record itself if it is valid.
+    pub fn validated(self) -> Result<Self, ValidationError> {
+        self.validate()?;
+        Ok(self)
+    }
+}
+
+impl RecordSet {
+    /// Checks every record; field paths start with `nodes[i].` or `groups[i].`.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let within = |list: &str, index: usize, mut error: ValidationError| {
+            error.field = FieldPath(format!("{list}[{index}].{}", error.field));
+            error
+        };
+        for (i, node) in self.nodes.iter().enumerate() {
+            node.validate().map_err(|e| within("nodes", i, e))?;
+        }
+        for (i, group) in self.groups.iter().enumerate() {
+            group.validate().map_err(|e| within("groups", i, e))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::record::Gateway;
+
+    #[test]
+    fn names_are_dns_subdomains() {
+        let good = [
+            "a",
+            "0",
+            "app-1",
+            "relay.eu-1.game",
+            "a-b.c-d",
+            &"a".repeat(253),
+        ];
+        for name in good {
+            assert_eq!(validate_name(name), Ok(()), "{name}");
+        }
+        let long = "a".repeat(254);
+        let bad: [(&str, Violation); 10] = [
+            ("", Violation::Empty),
+            (
+                &long,
+                Violation::TooLong {
+                    part: "value",
+                    length: 254,
+                    max: 253,
+                },
+            ),
+            (
+                "App",
+                Violation::InvalidCharacter {
+                    character: 'A',
+                    position: 0,
+                },
+            ),
+            (
+                "a_b",
+                Violation::InvalidCharacter {
+                    character: '_',
+                    position: 1,
+                },
+            ),
+            (
+                "aé",
+                Violation::InvalidCharacter {
+                    character: 'é',
+                    position: 1,
+                },
+            ),
+            ("-a", Violation::NotAlphanumericAtEdge { position: 0 }),
+            ("a-", Violation::NotAlphanumericAtEdge { position: 1 }),
+            ("a.-b", Violation::NotAlphanumericAtEdge { position: 2 }),
+            ("a..b", Violation::EmptyPart("dot-separated part")),
+            (".a", Violation::EmptyPart("dot-separated part")),
+        ];
+        for (name, violation) in bad {
+            assert_eq!(validate_name(name), Err(violation), "{name}");
+        }
+    }
+
+    #[test]
+    fn label_keys_are_qualified_names() {
+        let good = [
+            "area.region",
+            "a",
+            "A_b-C.d",
+            "example.com/zone",
+            "k8s.io/Name_1",
+            &"a".repeat(63),
+        ];
+        for key in good {
+            assert_eq!(validate_label_key(key), Ok(()), "{key}");
+        }
+        let long_name = "a".repeat(64);
+        let long_prefix = format!("{}/a", "a".repeat(254));
+        let bad: [(&str, Violation); 9] = [
+            ("", Violation::Empty),
+            ("/a", Violation::EmptyPart("prefix")),
+            ("a/", Violation::EmptyPart("name")),
+            ("a/b/c", Violation::TooManySlashes),
+            (
+                "Example.com/a",
+                Violation::InvalidCharacter {
+                    character: 'E',
+                    position: 0,
+                },
+            ),
+            (
+                "ex.com/a b",
+                Violation::InvalidCharacter {
+                    character: ' ',
+                    position: 8,
+                },
+            ),
+            (
+                "ex.com/_a",
+                Violation::NotAlphanumericAtEdge { position: 7 },
+            ),
+            (
+                &long_name,
+                Violation::TooLong {
+                    part: "name",
+                    length: 64,
+                    max: 63,
+                },
+            ),
+            (
+                &long_prefix,
+                Violation::TooLong {
+                    part: "prefix",
+                    length: 254,
+                    max: 253,
+                },
+            ),
+        ];
+        for (key, violation) in bad {
+            assert_eq!(validate_label_key(key), Err(violation), "{key}");
+        }
+    }
+
+    #[test]
+    fn label_values() {
+        for value in ["", "eu", "Zone_1.a-b", &"v".repeat(63)] {
+            assert_eq!(validate_label_value(value), Ok(()), "{value}");
+        }
+        let long = "v".repeat(64);
+        let bad: [(&str, Violation); 4] = [
+            (
+                &long,
+                Violation::TooLong {
+                    part: "value",
+                    length: 64,
+                    max: 63,
+                },
+            ),
+            (
+                "a/b",
+                Violation::InvalidCharacter {
+                    character: '/',
+                    position: 1,
+                },
+            ),
+            ("-a", Violation::NotAlphanumericAtEdge { position: 0 }),
+            ("a.", Violation::NotAlphanumericAtEdge { position: 1 }),
+        ];
+        for (value, violation) in bad {
+            assert_eq!(validate_label_value(value), Err(violation), "{value}");
+        }
+    }
+
+    #[test]
+    fn annotations_size_is_bounded() {
+        let mut annotations = BTreeMap::new();
+        annotations.insert("note".to_owned(), "x".repeat(MAX_ANNOTATIONS_SIZE - 4));
+        assert_eq!(validate_annotations(&annotations), Ok(()));
+        annotations.insert("n".to_owned(), String::new());
+        assert_eq!(
+            validate_annotations(&annotations).unwrap_err().1,
+            Rule::AnnotationsSize
+        );
+    }
+
+    /// A valid record and one edit per row that breaks one rule; the error names field and rule.
+    #[test]
+    fn record_errors_name_field_and_rule() {
+        let mut base = NodeRecord::new("app-1");
+        base.gateways = vec![
+            Gateway {
+                priority: 0,
+                addresses: vec!["mem://app-1".into()],
+                ..Gateway::default()
+            },
+            Gateway {
+                priority: 1,
+                addresses: vec!["tcp://10.0.0.1:7000".into()],
+                ..Gateway::default()
+            },
+        ];
+        base.metadata
+            .labels
+            .insert("area.region".into(), "eu".into());
+        base.advertise_relay = Some(NodeSelector::name("relay-1"));
+        assert_eq!(base.validate(), Ok(()));
+
+        type Edit = fn(&mut NodeRecord);
+        let cases: [(Edit, &str, Rule); 10] = [
+            (|r| r.name = "App".into(), "name", Rule::DnsSubdomain),
+            (|r| r.version = 0, "version", Rule::ProtocolVersion),
+            (
+                |r| {
+                    r.metadata.labels.insert("bad key".into(), "v".into());
+                },
+                r#"metadata.labels["bad key"]"#,
+                Rule::QualifiedName,
+            ),
+            (
+                |r| {
+                    r.metadata.labels.insert("k".into(), "-v".into());
+                },
+                r#"metadata.labels["k"]"#,
+                Rule::LabelValue,
+            ),
+            (
+                |r| {
+                    r.metadata
+                        .annotations
+                        .insert("/x".into(), "free text".into());
+                },
+                r#"metadata.annotations["/x"]"#,
+                Rule::QualifiedName,
+            ),
+            (
+                |r| r.gateways[1].addresses.push("tcp://::1:80".into()),
+                "gateways[1].addresses[1]",
+                Rule::GatewayAddress,
+            ),
+            (
+                |r| r.gateways[0].addresses.clear(),
+                "gateways[0].addresses",
+                Rule::GatewayHasAddress,
+            ),
+            (
+                |r| {
+                    r.gateways[1]
+                        .r#match
+                        .metadata
+                        .labels
+                        .insert("k".into(), "a b".into());
+                },
+                r#"gateways[1].match.metadata.labels["k"]"#,
+                Rule::LabelValue,
+            ),
+            (
+                |r| r.advertise_relay = Some(NodeSelector::default()),
+                "advertise_relay",
+                Rule::SelectorNotEmpty,
+            ),
+            (
+                |r| r.advertise_relay = Some(NodeSelector::name("Relay")),
+                "advertise_relay.name",
+                Rule::DnsSubdomain,
+            ),
+        ];
+        for (edit, field, rule) in cases {
+            let mut record = base.clone();
+            edit(&mut record);
+            let error = record.validate().unwrap_err();
+            assert_eq!((error.field.as_str(), error.rule), (field, rule), "{error}");
+            let text = error.to_string();
+            assert!(text.starts_with(field) && text.contains("rule: "), "{text}");
+        }
+    }
+
+    #[test]
+    fn error_text_reads_well() {
+        let mut record = NodeRecord::new("a");
+        record.gateways.push(Gateway {
+            addresses: vec!["tcp://h".into()],
+            ..Gateway::default()
+        });
+        assert_eq!(
+            record.validate().unwrap_err().to_string(),
+            "gateways[0].addresses[0]: \"tcp://h\" missing :port (addresses are scheme://host:port); \
+             rule: a gateway address is scheme://host:port, unix:///path or mem://name"
+        );
+    }
+
+    #[test]
+    fn groups_and_record_sets() {
+        let mut group = GroupRecord {
+            name: "all-apps".into(),
+            members: vec!["app-1".into()],
+            selector: Some(NodeSelector::metadata(MetadataSelector {
+                kind: Some("app".into()),
+                ..MetadataSelector::default()
+            })),
+        };
+        assert_eq!(group.validate(), Ok(()));
+        group.members.push("App_2".into());
+        let set = RecordSet {
+            nodes: vec![NodeRecord::new("a")],
+            groups: vec![group.clone()],
+        };
+        let error = set.validate().unwrap_err();
+        assert_eq!(error.field.as_str(), "groups[0].members[1]");
+        group.members.pop();
+        group.selector = Some(NodeSelector::default());
+        assert_eq!(group.validate().unwrap_err().rule, Rule::SelectorNotEmpty);
+    }
+
+    #[test]
+    fn long_values_are_shortened_in_errors() {
+        let record = NodeRecord::new("X".repeat(1000));
+        let error = record.validate().unwrap_err();
+        assert_eq!(error.value.chars().count(), 101);
+    }
+}
