@@ -156,6 +156,7 @@ mod record;
 mod registry;
 mod route;
 mod search;
+mod syntax;
 mod validate;
 mod view;
 
@@ -180,10 +181,11 @@ pub use route::{
     DEFAULT_MAX_RELAYS, DEFAULT_MAX_SEARCH_STEPS, Hop, RelayPreference, Route, RouteChoice,
     RouteError, RouteOptions, choose_route,
 };
-pub use validate::{
-    FieldPath, Rule, ValidationError, Violation, validate_annotations, validate_label_key,
+pub use syntax::{
+    MAX_ANNOTATIONS_SIZE, MAX_LABEL_LEN, MAX_NAME_LEN, validate_annotations, validate_label_key,
     validate_label_value, validate_name,
 };
+pub use validate::{FieldPath, Rule, ValidationError, Violation};
 pub use view::{
     Discovery, DiscoveryView, RecordKind, RegistryError, WatchEvent, WatchFilter, WatchId,
     WatchStart,
