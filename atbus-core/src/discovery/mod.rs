@@ -138,6 +138,35 @@
 //! itself, has no usable gateway and no reachable relay, needs more relays than allowed, or the
 //! search exceeded its step budget.
 //!
+//! ```
+//! use atbus_core::discovery::{
+//!     choose_route, Discovery, DiscoveryView, MemoryRegistry, RecordSet, RouteOptions,
+//! };
+//!
+//! // A client that no one can dial, a relay, and a server that only accepts relays.
+//! let records: RecordSet = serde_norway::from_str(r#"
+//! nodes:
+//!   - name: client-1
+//!     advertise_relay: { name: relay-1 }
+//!   - name: relay-1
+//!     metadata: { kind: relay }
+//!     gateways: [{ addresses: ["tcp://10.0.0.2:7100"] }]
+//!   - name: server-1
+//!     gateways:
+//!       - addresses: ["tcp://10.0.0.3:7000", "udp://10.0.0.3:7000"]
+//!         match: { metadata: { kind: relay } }
+//! "#)?;
+//! let mut registry = MemoryRegistry::new();
+//! for node in records.nodes {
+//!     registry.put(node)?;
+//! }
+//! let client = registry.get("client-1").expect("registered").clone();
+//! let choice = choose_route(&client, "server-1", &registry, &RouteOptions::default())?;
+//! assert_eq!(choice.preferred().to_string(), "relay-1 -> server-1");
+//! assert_eq!(choice.preferred().next_hop().addresses[0].to_string(), "tcp://10.0.0.2:7100");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Backends
 //!
 //! [`Discovery`] is the interface a node uses: [`DiscoveryView`] reads (get, list by selector)

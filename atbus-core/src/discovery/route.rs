@@ -33,6 +33,9 @@ pub enum RelayPreference {
 
 /// The local node's settings for route choice: what its configuration says and no record
 /// carries.
+///
+/// Start from `RouteOptions::default()` (or deserialize it from the node's configuration) and
+/// set the fields that differ; the struct may gain fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
