@@ -1,15 +1,4 @@
 //! The in-memory registry: a [`Discovery`] backend for one process and for the simulator.
-//!
-//! Records live in `BTreeMap`s (name order, deterministic). Every write that changes something
-//! takes the next revision (starting at 1) and is queued, in order, on every watch whose filter
-//! it concerns. Writing a record equal to the stored one changes nothing and reports nothing.
-//!
-//! Queues are bounded: when a watch's queue would exceed [`RegistryConfig::watch_queue_limit`]
-//! its events are replaced by a [`WatchEvent::Resync`] and the current state, so a subscriber
-//! that stops draining costs at most the limit or the current state, never an unbounded
-//! history. Set the limit above the number of records a watch selects: a resync that is itself
-//! longer than the limit is replaced by a newer one at the next change (still correct, but every
-//! change then copies the state).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -34,7 +23,18 @@ impl Default for RegistryConfig {
     }
 }
 
-/// An in-memory discovery registry. See the [module docs](self).
+/// An in-memory discovery registry, a [`Discovery`] backend for one process and the simulator.
+///
+/// Records live in `BTreeMap`s (name order, deterministic). Every write that changes something
+/// takes the next revision (starting at 1) and is queued, in order, on every watch whose filter
+/// it concerns. Writing a record equal to the stored one changes nothing and reports nothing.
+///
+/// Queues are bounded: when a watch's queue would exceed [`RegistryConfig::watch_queue_limit`]
+/// its events are replaced by a [`WatchEvent::Resync`] and the current state, so a subscriber
+/// that stops draining costs at most the limit or the current state, never an unbounded
+/// history. Set the limit above the number of records a watch selects: a resync that is itself
+/// longer than the limit is replaced by a newer one at the next change (still correct, but every
+/// change then copies the state).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryRegistry {
     config: RegistryConfig,
