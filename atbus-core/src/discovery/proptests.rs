@@ -21,6 +21,8 @@ use crate::discovery::Discovery;
 /// - every hop is a direct hop from the node before it, with exactly the addresses the matching
 ///   rules give (the local node's transports and families for the first hop), so the first hop
 ///   is always directly reachable and never an address family the local node lacks;
+/// - every relay is one the rules select: the configured upstream relay, or a relay that the
+///   `advertise_relay` of the local node, the target or a node on the path selects;
 /// - a directly reachable target gets the direct route alone; no two routes share a path.
 pub(super) fn assert_route_invariants<V: DiscoveryView + ?Sized>(
     local: &NodeRecord,
@@ -60,6 +62,21 @@ pub(super) fn assert_route_invariants<V: DiscoveryView + ?Sized>(
             "{route} passes the local node"
         );
         assert!(paths.insert(path.join(" ")), "duplicate route {route}");
+        let selectable = |relay: &NodeRecord| {
+            options.upstream_relay.as_deref() == Some(relay.name.as_str())
+                || std::iter::once(local)
+                    .chain(path.iter().filter_map(|name| view.get(name)))
+                    .filter_map(|node| node.advertise_relay.as_ref())
+                    .any(|selector| !selector.is_empty() && selector.matches(relay))
+        };
+        for hop in route.relays() {
+            let relay = view.get(&hop.node).expect("relay in view");
+            assert!(
+                selectable(relay),
+                "{route}: {} is not a relay the rules select",
+                relay.name
+            );
+        }
         let mut from = local;
         for hop in route.hops() {
             let to = view.get(&hop.node).expect("hop in view");
@@ -112,11 +129,12 @@ fn pick<T: Clone + core::fmt::Debug + 'static>(items: &'static [T]) -> impl Stra
     proptest::sample::select(items)
 }
 
-fn small_selector() -> impl Strategy<Value = MetadataSelector> {
+/// A gateway match on metadata; each field restricts with probability `restrict`.
+fn small_selector(restrict: f64) -> impl Strategy<Value = MetadataSelector> {
     (
-        option::of(pick(&NAMESPACES)),
-        option::of(pick(&KINDS)),
-        option::of(pick(&REGIONS)),
+        option::weighted(restrict, pick(&NAMESPACES)),
+        option::weighted(restrict, pick(&KINDS)),
+        option::weighted(restrict, pick(&REGIONS)),
     )
         .prop_map(|(namespace, kind, region)| MetadataSelector {
             namespace_name: namespace.map(Into::into),
@@ -129,12 +147,12 @@ fn small_selector() -> impl Strategy<Value = MetadataSelector> {
         })
 }
 
-fn topology_gateway() -> impl Strategy<Value = Gateway> {
+fn topology_gateway(restrict: f64) -> impl Strategy<Value = Gateway> {
     (
         0..3i32,
         vec(pick(&ADDRESSES), 1..=3),
-        option::of(pick(&HOSTS)),
-        small_selector(),
+        option::weighted(restrict / 3.0, pick(&HOSTS)),
+        small_selector(restrict),
     )
         .prop_map(|(priority, addresses, host, metadata)| Gateway {
             priority,
@@ -146,37 +164,44 @@ fn topology_gateway() -> impl Strategy<Value = Gateway> {
         })
 }
 
-/// An advertise_relay: none, a node by index (maybe one that does not exist), or relays of a
-/// region.
-fn topology_advertise() -> impl Strategy<Value = Option<NodeSelector>> {
+/// An advertise_relay: none, a node by index (the last index has no record), or the relays
+/// (of a region).
+fn topology_advertise(n: usize) -> impl Strategy<Value = Option<NodeSelector>> {
+    let by_metadata = option::of(pick(&REGIONS)).prop_map(|region| {
+        let mut metadata = MetadataSelector {
+            kind: Some("relay".into()),
+            ..MetadataSelector::default()
+        };
+        if let Some(region) = region {
+            metadata.labels.insert("region".into(), region.into());
+        }
+        Some(NodeSelector::metadata(metadata))
+    });
     prop_oneof![
-        Just(None),
-        (0..10usize).prop_map(|i| Some(NodeSelector::name(format!("n{i}")))),
-        option::of(pick(&REGIONS)).prop_map(|region| {
-            let mut metadata = MetadataSelector {
-                kind: Some("relay".into()),
-                ..MetadataSelector::default()
-            };
-            if let Some(region) = region {
-                metadata.labels.insert("region".into(), region.into());
-            }
-            Some(NodeSelector::metadata(metadata))
-        }),
+        1 => Just(None),
+        2 => (0..=n).prop_map(|i| Some(NodeSelector::name(format!("n{i}")))),
+        2 => by_metadata,
     ]
 }
 
-fn topology_node(index: usize) -> impl Strategy<Value = NodeRecord> {
+/// Node `index` of `n`. Relays get one or two permissive gateways, apps one
+/// restrictive gateway, so that many targets need relays.
+fn topology_node(index: usize, n: usize) -> impl Strategy<Value = NodeRecord> {
+    let relay = (1..=2usize).prop_flat_map(|g| vec(topology_gateway(0.15), g));
+    let app = vec(topology_gateway(0.6), 1);
     (
         pick(&NAMESPACES),
         pick(&HOSTS),
         0..3u32,
-        pick(&KINDS),
         pick(&REGIONS),
-        vec(topology_gateway(), 0..=2),
-        topology_advertise(),
+        prop_oneof![
+            relay.prop_map(|g| ("relay", g)),
+            app.prop_map(|g| ("app", g))
+        ],
+        topology_advertise(n),
     )
         .prop_map(
-            move |(namespace, host, pid, kind, region, gateways, advertise_relay)| {
+            move |(namespace, host, pid, region, (kind, gateways), advertise_relay)| {
                 let mut record = NodeRecord::new(format!("n{index}"));
                 record.host.hostname = host.into();
                 record.host.pid = pid;
@@ -194,7 +219,17 @@ fn topology_node(index: usize) -> impl Strategy<Value = NodeRecord> {
 }
 
 fn topology() -> impl Strategy<Value = Vec<NodeRecord>> {
-    (2..=9usize).prop_flat_map(|n| (0..n).map(topology_node).collect::<Vec<_>>())
+    (2..=9usize).prop_flat_map(|n| (0..n).map(|i| topology_node(i, n)).collect::<Vec<_>>())
+}
+
+/// A topology and a target name: mostly another node of it, sometimes the local node or a name
+/// without a record.
+fn topology_and_target() -> impl Strategy<Value = (Vec<NodeRecord>, String)> {
+    topology().prop_flat_map(|nodes| {
+        let n = nodes.len();
+        let target = prop_oneof![8 => 1..n, 1 => Just(0), 1 => Just(n)];
+        (Just(nodes), target.prop_map(|i| format!("n{i}")))
+    })
 }
 
 fn route_options() -> impl Strategy<Value = RouteOptions> {
@@ -202,8 +237,11 @@ fn route_options() -> impl Strategy<Value = RouteOptions> {
         any::<bool>(),
         option::of(0..10usize),
         0..=5usize,
-        any::<[bool; 2]>(),
-        any::<[bool; 4]>(),
+        [
+            proptest::bool::weighted(0.85),
+            proptest::bool::weighted(0.7),
+        ],
+        [0.9, 0.9, 0.85, 0.85].map(proptest::bool::weighted),
     )
         .prop_map(
             |(target_first, upstream, max_relays, [ipv4, ipv6], [memory, unix, tcp, udp])| {
@@ -229,18 +267,18 @@ fn route_options() -> impl Strategy<Value = RouteOptions> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // About 4% of random cases route through relays; 2048 cases check some 80 relay routes.
+    #![proptest_config(ProptestConfig::with_cases(2048))]
 
     /// Route choice never loops, never exceeds the depth limit, and its first hop is always
     /// directly reachable by the rules; errors are the ones the situation allows.
     #[test]
-    fn route_choice_invariants(nodes in topology(), target in 0..10usize, options in route_options()) {
+    fn route_choice_invariants((nodes, target) in topology_and_target(), options in route_options()) {
         let mut registry = MemoryRegistry::new();
         for node in &nodes {
             registry.put(node.clone()).unwrap();
         }
         let local = &nodes[0];
-        let target = format!("n{target}");
         let result = choose_route(local, &target, &registry, &options);
         prop_assert_eq!(&result, &choose_route(local, &target, &registry, &options), "deterministic");
         match result {
@@ -257,13 +295,13 @@ proptest! {
 
     /// A relay-rich topology with a tiny step budget stops with SearchLimit, never hangs.
     #[test]
-    fn search_budget_holds(nodes in topology(), target in 1..10usize, steps in 1..20usize) {
+    fn search_budget_holds((nodes, target) in topology_and_target(), steps in 1..20usize) {
         let mut registry = MemoryRegistry::new();
         for node in &nodes {
             registry.put(node.clone()).unwrap();
         }
         let options = RouteOptions { max_search_steps: steps, max_relays: 16, ..RouteOptions::default() };
-        if let Ok(choice) = choose_route(&nodes[0], &format!("n{target}"), &registry, &options) {
+        if let Ok(choice) = choose_route(&nodes[0], &target, &registry, &options) {
             assert_route_invariants(&nodes[0], &registry, &options, &choice);
         }
     }

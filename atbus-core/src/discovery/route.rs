@@ -187,8 +187,9 @@ pub enum RouteError {
         /// Relay names from an `advertise_relay` or the options that the view does not know.
         unknown_relays: Vec<String>,
     },
-    /// Every route the search found a way toward needs more relays than allowed.
-    #[error("no route to {target:?} within {max_relays} relays")]
+    /// No route within the relay limit, and the limit cut the search short (a higher limit may
+    /// find one).
+    #[error("no route to {target:?} within {max_relays} relays (the limit cut the search)")]
     DepthExceeded {
         /// The target name.
         target: String,

@@ -11,7 +11,7 @@
 //! - every hop of a path is a direct hop from the node before it (the recursion bottoms out
 //!   only in [`direct_addresses`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::address::GatewayAddress;
 use super::matching::{AddressFamilies, Transports, direct_addresses};
@@ -59,6 +59,9 @@ pub(super) struct Search<'a, V: DiscoveryView + ?Sized> {
     barred: Vec<&'a str>,
     steps: usize,
     notes: SearchNotes,
+    /// The relays each node's `advertise_relay` selects, by node name: a metadata selector scans
+    /// the view, and the same nodes come up at many steps of one search.
+    advertised: BTreeMap<&'a str, Vec<&'a NodeRecord>>,
 }
 
 impl<'a, V: DiscoveryView + ?Sized> Search<'a, V> {
@@ -75,6 +78,7 @@ impl<'a, V: DiscoveryView + ?Sized> Search<'a, V> {
             barred: vec![origin.name.as_str(), target.name.as_str()],
             steps: 0,
             notes: SearchNotes::default(),
+            advertised: BTreeMap::new(),
         }
     }
 
@@ -215,21 +219,28 @@ impl<'a, V: DiscoveryView + ?Sized> Search<'a, V> {
     ) -> [Vec<&'a NodeRecord>; 2] {
         let own = match (&self.options.upstream_relay, from.name == self.origin.name) {
             (Some(name), true) => self.select(&NodeSelector::name(name.clone())),
-            _ => from
-                .advertise_relay
-                .as_ref()
-                .map_or_else(Vec::new, |s| self.select(s)),
+            _ => self.advertised_relays(from),
         };
-        let advertised = to
-            .advertise_relay
-            .as_ref()
-            .map_or_else(Vec::new, |s| self.select(s));
+        let advertised = self.advertised_relays(to);
         let (first, mut second) = match self.options.relay_preference {
             RelayPreference::OwnUpstreamFirst => (own, advertised),
             RelayPreference::TargetAdvertisedFirst => (advertised, own),
         };
         second.retain(|relay| !first.iter().any(|f| f.name == relay.name));
         [first, second]
+    }
+
+    /// The relays `node`'s own `advertise_relay` selects.
+    fn advertised_relays(&mut self, node: &'a NodeRecord) -> Vec<&'a NodeRecord> {
+        if let Some(relays) = self.advertised.get(node.name.as_str()) {
+            return relays.clone();
+        }
+        let relays = node
+            .advertise_relay
+            .as_ref()
+            .map_or_else(Vec::new, |s| self.select(s));
+        self.advertised.insert(node.name.as_str(), relays.clone());
+        relays
     }
 
     /// The records a relay selector selects; an empty selector selects nothing.
