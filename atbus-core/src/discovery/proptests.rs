@@ -8,10 +8,10 @@ use proptest::option;
 use proptest::prelude::*;
 
 use super::{
-    AddressFamilies, DiscoveryView, Gateway, GatewayAddress, GatewayMatch, Host, MemoryRegistry,
-    MetadataSelector, NodeMetadata, NodeRecord, NodeSelector, RelayPreference, RouteChoice,
-    RouteError, RouteOptions, Transports, choose_route, direct_addresses, validate_label_key,
-    validate_label_value, validate_name,
+    AddressFamilies, DiscoveryView, Gateway, GatewayAddress, GatewayMatch, GroupRecord, Host,
+    MemoryRegistry, MetadataSelector, NodeMetadata, NodeRecord, NodeSelector, RecordSet,
+    RelayPreference, RouteChoice, RouteError, RouteOptions, Transports, choose_route,
+    direct_addresses, validate_label_key, validate_label_value, validate_name,
 };
 use crate::discovery::Discovery;
 
@@ -436,6 +436,27 @@ proptest! {
         prop_assert_eq!(&serde_json::from_str::<NodeRecord>(&json).unwrap(), &record, "JSON: {}", json);
         let wire = record.encode_protobuf();
         prop_assert_eq!(&NodeRecord::decode_protobuf(wire.as_slice()).unwrap(), &record);
+    }
+
+    #[test]
+    fn groups_and_record_sets_round_trip(
+        name in dns_name(),
+        members in vec(dns_name(), 0..4),
+        selector in option::of(
+            (option::of(dns_name()), metadata_selector())
+                .prop_map(|(name, metadata)| NodeSelector { name, metadata })
+                .prop_filter("non-empty selector", |s| !s.is_empty()),
+        ),
+        node in valid_record(),
+    ) {
+        let group = GroupRecord { name, members, selector };
+        prop_assert_eq!(group.validate(), Ok(()));
+        prop_assert_eq!(&GroupRecord::decode_protobuf(group.encode_protobuf().as_slice()).unwrap(), &group);
+        let set = RecordSet { nodes: vec![node], groups: vec![group] };
+        let yaml = serde_norway::to_string(&set).unwrap();
+        prop_assert_eq!(&serde_norway::from_str::<RecordSet>(&yaml).unwrap(), &set, "YAML:\n{}", yaml);
+        let json = serde_json::to_string(&set).unwrap();
+        prop_assert_eq!(&serde_json::from_str::<RecordSet>(&json).unwrap(), &set, "JSON: {}", json);
     }
 
     #[test]
