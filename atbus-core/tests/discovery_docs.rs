@@ -34,6 +34,12 @@ fn node(registry: &MemoryRegistry, name: &str) -> NodeRecord {
     registry.get(name).cloned().expect("node in the example")
 }
 
+/// The addresses of the preferred route's first hop, as text.
+fn first_hop_addresses(choice: &atbus_core::discovery::RouteChoice) -> Vec<String> {
+    let hop = choice.preferred().next_hop();
+    hop.addresses.iter().map(ToString::to_string).collect()
+}
+
 /// Route `from` → `to` as the document writes it: `from -> hop -> ... -> to`.
 fn written(from: &str, route: &atbus_core::discovery::Route) -> String {
     format!("{from} -> {route}")
@@ -93,13 +99,7 @@ fn worked_example_paths_are_the_documented_ones() {
         ipv6: false,
     };
     let choice = choose_route(&app_eu, "app-ap-1", &registry, &v4_only).unwrap();
-    let first: Vec<String> = choice
-        .preferred()
-        .next_hop()
-        .addresses
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let first = first_hop_addresses(&choice);
     assert_eq!(first, ["tcp://10.1.0.10:7100"]);
 
     // Three relays are not enough.
@@ -143,13 +143,7 @@ fn worked_example_reverse_direction_and_neighbours() {
 
     let app_eu = node(&registry, "app-eu-1");
     let neighbour = choose_route(&app_eu, "app-eu-2", &registry, &default).unwrap();
-    let addresses: Vec<String> = neighbour
-        .preferred()
-        .next_hop()
-        .addresses
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let addresses = first_hop_addresses(&neighbour);
     assert_eq!(
         addresses,
         ["unix:///run/atbus/app-eu-2.sock", "tcp://10.1.0.1:7001"]

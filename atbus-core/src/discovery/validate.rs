@@ -209,6 +209,11 @@ fn check(
     result.map_err(|violation| ValidationError::new(field(), value, rule, violation))
 }
 
+/// A node, relay, group or member name.
+fn check_name(name: &str, field: impl FnOnce() -> FieldPath) -> Result<(), ValidationError> {
+    check(validate_name(name), field, name, Rule::DnsSubdomain)
+}
+
 fn check_labels(
     labels: &BTreeMap<String, String>,
     field: impl Fn() -> FieldPath,
@@ -251,12 +256,7 @@ fn check_selector(
         ));
     }
     if let Some(name) = &selector.name {
-        check(
-            validate_name(name),
-            || field().field("name"),
-            name,
-            Rule::DnsSubdomain,
-        )?;
+        check_name(name, || field().field("name"))?;
     }
     check_metadata_selector(&selector.metadata, || field().field("metadata"))
 }
@@ -265,12 +265,7 @@ impl NodeRecord {
     /// Checks every syntax rule; the error names the first field at fault.
     pub fn validate(&self) -> Result<(), ValidationError> {
         let root = FieldPath::root;
-        check(
-            validate_name(&self.name),
-            || root("name"),
-            &self.name,
-            Rule::DnsSubdomain,
-        )?;
+        check_name(&self.name, || root("name"))?;
         if self.version == 0 {
             return Err(ValidationError::new(
                 root("version"),
@@ -328,19 +323,9 @@ impl GroupRecord {
     /// Checks the group name, every member name and the selector.
     pub fn validate(&self) -> Result<(), ValidationError> {
         let root = FieldPath::root;
-        check(
-            validate_name(&self.name),
-            || root("name"),
-            &self.name,
-            Rule::DnsSubdomain,
-        )?;
+        check_name(&self.name, || root("name"))?;
         for (m, member) in self.members.iter().enumerate() {
-            check(
-                validate_name(member),
-                || root("members").index(m),
-                member,
-                Rule::DnsSubdomain,
-            )?;
+            check_name(member, || root("members").index(m))?;
         }
         if let Some(selector) = &self.selector {
             check_selector(selector, || root("selector"))?;
