@@ -19,7 +19,9 @@
 //! Time is the core's own [`Timestamp`], supplied by the driver, so that a simulator can start
 //! its clock at zero.
 //!
-//! Today the crate provides the layer every other one is built on: the [`frame`] codec.
+//! Today the crate provides the [`frame`] codec, [`stream`] data handling, reliable datagram
+//! [`connection`]s with [`congestion`] control, and [`discovery`]: node records, their
+//! validation, the matching rules, route choice through relays, and an in-memory registry.
 //!
 //! # Frames
 //!
@@ -52,6 +54,7 @@
 
 pub mod congestion;
 pub mod connection;
+pub mod discovery;
 pub mod frame;
 pub mod stream;
 pub mod time;

@@ -2,10 +2,17 @@
 
 use std::path::PathBuf;
 
-fn compile_schema() -> String {
+/// The schema files and the generated file each package compiles to.
+const SCHEMAS: [(&str, &str); 2] = [
+    (atbus_proto::SCHEMA_PATH, "atbus.protocol.rs"),
+    (atbus_proto::DISCOVERY_SCHEMA_PATH, "atbus.discovery.rs"),
+];
+
+/// Compiles every schema file; returns (generated file name, generated code) per package.
+fn compile_schemas() -> Vec<(&'static str, String)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let descriptors =
-        protox::compile([atbus_proto::SCHEMA_PATH], [&root]).expect("schema compiles");
+        protox::compile(SCHEMAS.map(|(schema, _)| schema), [&root]).expect("schemas compile");
     let out = tempdir();
     let mut config = prost_build::Config::new();
     // BTreeMap, not HashMap: map fields must encode in the same order every run (determinism).
@@ -16,7 +23,12 @@ fn compile_schema() -> String {
     config
         .compile_fds(descriptors)
         .expect("prost-build generates code");
-    let generated = std::fs::read_to_string(out.join("atbus.protocol.rs")).expect("generated file");
+    let generated = SCHEMAS
+        .map(|(_, file)| {
+            let code = std::fs::read_to_string(out.join(file)).expect("generated file");
+            (file, code)
+        })
+        .to_vec();
     std::fs::remove_dir_all(&out).ok();
     generated
 }
@@ -29,17 +41,20 @@ fn tempdir() -> PathBuf {
 
 #[test]
 fn generated_code_is_up_to_date() {
-    let generated = compile_schema();
-    let committed_path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/generated/atbus.protocol.rs");
-    if std::env::var_os("ATBUS_REGENERATE").is_some() {
-        std::fs::write(&committed_path, &generated).expect("write generated code");
-        return;
+    let regenerate = std::env::var_os("ATBUS_REGENERATE").is_some();
+    for (file, generated) in compile_schemas() {
+        let committed_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("src/generated")
+            .join(file);
+        if regenerate {
+            std::fs::write(&committed_path, &generated).expect("write generated code");
+            continue;
+        }
+        let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "src/generated/{file} is out of date with its schema in atbus/; \
+             run `ATBUS_REGENERATE=1 cargo test -p atbus-proto --test generated` and commit the result"
+        );
     }
-    let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "src/generated/atbus.protocol.rs is out of date with atbus/protocol.proto; \
-         run `ATBUS_REGENERATE=1 cargo test -p atbus-proto --test generated` and commit the result"
-    );
 }
