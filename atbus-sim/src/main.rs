@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 use atbus_core::connection::ConnectionConfig;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use atbus_sim::bench::b3;
 use atbus_sim::scenarios::{self, KCP_PUBLISHED};
 use atbus_sim::{
     AtbusEndpoint, Endpoint, FrameEndpoint, KcpConfig, KcpEndpoint, KcpMode, KcpTiming, LinkConfig,
-    LinkKind, LossModel, NodeId, RawEndpoint, RunReport, Scenario, Simulator, Workload, presets,
-    report,
+    LinkKind, LossModel, NodeId, QuinnConfig, QuinnCongestion, QuinnEndpoint, RawEndpoint,
+    RunReport, Scenario, Simulator, Workload, presets, report,
 };
 
 #[derive(Parser)]
@@ -102,6 +103,10 @@ enum EndpointKind {
     Atbus,
     /// atbus connections, latency mode.
     AtbusLatency,
+    /// quinn-proto (QUIC), CUBIC congestion control (quinn's default).
+    QuinnCubic,
+    /// quinn-proto (QUIC), BBR congestion control.
+    QuinnBbr,
 }
 
 #[derive(clap::Args, Clone)]
@@ -234,7 +239,7 @@ fn build(args: &ScenarioArgs, link: LinkConfig, seed: u64) -> Scenario {
         .deadline(Duration::from_secs(args.deadline_s))
 }
 
-fn endpoint(kind: EndpointKind, node: NodeId) -> Box<dyn Endpoint> {
+fn endpoint(kind: EndpointKind, node: NodeId, seed: u64) -> Box<dyn Endpoint> {
     let kcp = |mode| Box::new(KcpEndpoint::new(KcpConfig::test_cpp(mode, node.0 == 0)));
     match kind {
         EndpointKind::Raw => Box::new(RawEndpoint::new(0)),
@@ -244,12 +249,20 @@ fn endpoint(kind: EndpointKind, node: NodeId) -> Box<dyn Endpoint> {
         EndpointKind::KcpFast => kcp(KcpMode::Fast),
         EndpointKind::Atbus => Box::new(AtbusEndpoint::new(ConnectionConfig::default())),
         EndpointKind::AtbusLatency => Box::new(AtbusEndpoint::new(ConnectionConfig::latency())),
+        EndpointKind::QuinnCubic => Box::new(QuinnEndpoint::new(
+            node,
+            QuinnConfig::new(seed, QuinnCongestion::Cubic),
+        )),
+        EndpointKind::QuinnBbr => Box::new(QuinnEndpoint::new(
+            node,
+            QuinnConfig::new(seed, QuinnCongestion::Bbr),
+        )),
     }
 }
 
 fn run_one(args: &ScenarioArgs, link: LinkConfig, seed: u64) -> Result<RunReport, String> {
     let scenario = build(args, link, seed);
-    let mut factory = |node: NodeId, _: &str| endpoint(args.endpoint, node);
+    let mut factory = |node: NodeId, _: &str| endpoint(args.endpoint, node, seed);
     Ok(Simulator::new(scenario, &mut factory)
         .map_err(|e| e.to_string())?
         .run())
@@ -434,56 +447,83 @@ fn b2(seeds: u64) -> Result<(), String> {
 
 fn b3(seed: u64) -> Result<(), String> {
     use atbus_core::congestion::CongestionKind;
-    println!("B3: bulk transfer, one stream, 16 KiB messages, seed {seed}");
+    use b3::{B3_LINKS, Contender};
     println!(
-        "{:<6} {:>10} {:<16} {:>12} {:>14} {:>10} {:>14}",
+        "B3: bulk transfer, one stream, {} KiB messages, seed {seed}; same link and seed for every endpoint",
+        b3::MESSAGE_SIZE / 1024
+    );
+    println!(
+        "{:<6} {:>11} {:<14} {:>11} {:>13} {:>8} {:>14}",
         "link", "bytes", "endpoint", "complete s", "goodput Mb/s", "of link", "wire bytes"
     );
-    for (link_name, bytes) in [("b3a", 16u64 << 20), ("b3b", 128 << 20), ("b3c", 1 << 30)] {
-        let link = preset(link_name)?;
-        let rate = link.bandwidth_bps.expect("B3 links have a rate") as f64;
-        for (name, congestion) in [
-            ("atbus bbr", CongestionKind::Bbr),
-            ("atbus newreno", CongestionKind::NewReno),
-        ] {
-            let args = ScenarioArgs {
-                scenario: ScenarioKind::Bulk,
-                preset: link_name.to_owned(),
-                endpoint: EndpointKind::Atbus,
-                stream_link: false,
-                count: 0,
-                size: 16 * 1024,
-                interval_ms: 1.0,
-                bytes,
-                deadline_s: 600,
-            };
-            let config = ConnectionConfig {
-                congestion,
-                ..ConnectionConfig::default()
-            };
-            let mut factory = |_: NodeId, _: &str| -> Box<dyn Endpoint> {
-                Box::new(AtbusEndpoint::new(config.clone()))
-            };
-            let report = Simulator::new(build(&args, link.clone(), seed), &mut factory)
-                .map_err(|e| e.to_string())?
-                .run();
-            let m = &report.metrics;
-            let goodput = m.goodput_bps();
-            let done = if report.outcome == atbus_sim::Outcome::Completed {
-                format!("{:.2}", m.ended_at.as_nanos() as f64 / 1e9)
+    let mut verdicts = Vec::new();
+    for link in &B3_LINKS {
+        let mut results = Vec::new();
+        for contender in Contender::ALL {
+            let wall = Instant::now();
+            let r = b3::run(link, contender, seed).map_err(|e| e.to_string())?;
+            let done = if r.outcome == atbus_sim::Outcome::Completed {
+                format!("{:.2}", r.seconds)
             } else {
-                format!("{:?}", report.outcome)
+                format!("{:?}", r.outcome)
             };
             println!(
-                "{link_name:<6} {bytes:>10} {name:<16} {done:>12} {:>14.2} {:>9.1}% {:>14}",
-                goodput / 1e6,
-                100.0 * goodput / rate,
-                m.total_traffic().bytes_sent
+                "{:<6} {:>11} {:<14} {done:>11} {:>13.2} {:>7.1}% {:>14}   ({:.1} s wall)",
+                link.preset,
+                link.bytes,
+                contender.name(),
+                r.goodput_bps / 1e6,
+                100.0 * r.fraction,
+                r.wire_bytes,
+                wall.elapsed().as_secs_f64()
             );
+            if r.anomalies > 0 {
+                return Err(format!(
+                    "{} on {}: {} delivery anomalies",
+                    contender.name(),
+                    link.preset,
+                    r.anomalies
+                ));
+            }
+            results.push(r);
         }
+        let fraction = |c: Contender| {
+            results
+                .iter()
+                .find(|r| r.contender == c && r.outcome == atbus_sim::Outcome::Completed)
+                .map_or(0.0, |r| r.fraction)
+        };
+        let atbus = fraction(Contender::Atbus(CongestionKind::Bbr));
+        let cubic = fraction(Contender::Quinn(QuinnCongestion::Cubic));
+        let bbr = fraction(Contender::Quinn(QuinnCongestion::Bbr));
+        let meets_rate = atbus >= link.target;
+        let ahead = atbus > cubic && atbus > bbr;
+        println!(
+            "       atbus bbr / quinn cubic = {:.3}, atbus bbr / quinn bbr = {:.3}; \
+             goodput >= {:.0} %: {}; ahead of quinn-proto: {}",
+            atbus / cubic,
+            atbus / bbr,
+            100.0 * link.target,
+            if meets_rate { "met" } else { "MISSED" },
+            if ahead { "met" } else { "MISSED" },
+        );
+        verdicts.push((link.preset, meets_rate && ahead));
     }
+    let missed: Vec<_> = verdicts
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(l, _)| *l)
+        .collect();
     println!(
-        "goodput: payload delivered from first send to last delivery; quinn-proto is not yet driven."
+        "B3 targets (atbus default = bbr): {}",
+        if missed.is_empty() {
+            "all met".to_owned()
+        } else {
+            format!("missed on {}", missed.join(", "))
+        }
+    );
+    println!(
+        "goodput: payload delivered from first send to last delivery; wire bytes: datagrams both ways, dropped ones included."
     );
     Ok(())
 }
