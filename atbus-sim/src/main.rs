@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use atbus_core::connection::ConnectionConfig;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use atbus_sim::bench::b3;
+use atbus_sim::bench::{b3, b5};
 use atbus_sim::scenarios::{self, KCP_PUBLISHED};
 use atbus_sim::{
     AtbusEndpoint, Endpoint, FrameEndpoint, KcpConfig, KcpEndpoint, KcpMode, KcpTiming, LinkConfig,
@@ -58,7 +58,20 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
-    /// Every simulated benchmark of the transport at once: B2 (20 seeds), then B3 (seed 0).
+    /// B5: instructions per 64-byte message through two stacks in memory, atbus against
+    /// quinn-proto, counted with valgrind's callgrind.
+    B5,
+    /// Runs one B5 workload (what `b5` runs under callgrind).
+    #[command(hide = true)]
+    B5Workload {
+        /// atbus, quinn or loopback.
+        #[arg(long)]
+        stack: String,
+        /// Messages.
+        #[arg(long)]
+        count: u64,
+    },
+    /// Every benchmark of issue 4 that runs here: B2 (20 seeds), B3 (seed 0), then B5.
     Bench,
     /// Measure the simulator: simulated deliveries per second of wall time.
     Speed {
@@ -528,6 +541,80 @@ fn b3(seed: u64) -> Result<(), String> {
     Ok(())
 }
 
+fn b5() -> Result<(), String> {
+    use b5::{COUNTS, MESSAGE_SIZE, Stack};
+    let version = match b5::callgrind::valgrind_version() {
+        Ok(version) => version,
+        Err(error) => {
+            println!("B5 skipped: {error}");
+            return Ok(());
+        }
+    };
+    let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
+    println!(
+        "B5: instructions per {MESSAGE_SIZE}-byte message, send -> transmit -> input -> delivered, \
+         two stacks in memory ({version}, (I({}) - I({})) / {})",
+        COUNTS.1,
+        COUNTS.0,
+        COUNTS.1 - COUNTS.0
+    );
+    println!(
+        "{:<10} {:>16} {:>16} {:>12} {:>18}",
+        "stack",
+        format!("Ir, {} msgs", COUNTS.0),
+        format!("Ir, {} msgs", COUNTS.1),
+        "Ir/msg",
+        "Ir/msg - harness"
+    );
+    let mut figures = Vec::new();
+    for stack in Stack::ALL {
+        let figure = b5::measure(&exe, &std::env::temp_dir(), stack).map_err(|e| e.to_string())?;
+        figures.push(figure);
+    }
+    let harness = figures
+        .iter()
+        .find(|f| f.stack == Stack::Loopback)
+        .map_or(0.0, |f| f.per_message);
+    for f in &figures {
+        println!(
+            "{:<10} {:>16} {:>16} {:>12.0} {:>18.0}",
+            f.stack.name(),
+            f.first,
+            f.second,
+            f.per_message,
+            f.per_message - harness
+        );
+    }
+    let per = |stack| {
+        figures
+            .iter()
+            .find(|f| f.stack == stack)
+            .map_or(f64::NAN, |f| f.per_message)
+    };
+    let (atbus, quinn) = (per(Stack::Atbus), per(Stack::Quinn));
+    let ratio = atbus / quinn;
+    let net = (atbus - harness) / (quinn - harness);
+    println!(
+        "atbus / quinn = {ratio:.3} ({net:.3} without the harness); target <= 0.5: {}",
+        if ratio <= 0.5 { "met" } else { "MISSED" }
+    );
+    Ok(())
+}
+
+fn b5_workload(stack: &str, count: u64) -> Result<(), String> {
+    let stack = b5::Stack::by_name(stack)
+        .ok_or_else(|| format!("unknown stack {stack:?}: atbus, quinn or loopback"))?;
+    let outcome = b5::workload(stack, count);
+    println!(
+        "{}: {} messages delivered, {} datagrams, {} bytes",
+        stack.name(),
+        outcome.delivered,
+        outcome.datagrams,
+        outcome.bytes
+    );
+    Ok(())
+}
+
 fn speed(pairs: usize, messages: u64) -> Result<(), String> {
     let scenario = scenarios::speed(1, pairs, messages);
     let mut factory = scenarios::raw_endpoints;
@@ -564,10 +651,10 @@ fn list() {
     }
     println!("scenarios (run/sweep SCENARIO): echo, messages, bulk");
     println!(
-        "endpoints (--endpoint): raw, frames, kcp-default, kcp-normal, kcp-fast, atbus, atbus-latency"
+        "endpoints (--endpoint): raw, frames, kcp-default, kcp-normal, kcp-fast, atbus, atbus-latency, quinn-cubic, quinn-bbr"
     );
     println!(
-        "other commands: kcp-table (KCP validation), b2 (atbus against KCP), b3 (bulk), bench (b2 + b3), speed"
+        "other commands: kcp-table (KCP validation), b2 (atbus against KCP), b3 (bulk, atbus against quinn-proto), b5 (instructions per message), bench (b2 + b3 + b5), speed"
     );
 }
 
@@ -583,10 +670,17 @@ fn main() {
         Command::KcpTable { seeds, timing } => kcp_table(seeds, timing),
         Command::B2 { seeds } => b2(seeds),
         Command::B3 { seed } => b3(seed),
-        Command::Bench => b2(20).and_then(|()| {
-            println!();
-            b3(0)
-        }),
+        Command::B5 => b5(),
+        Command::B5Workload { stack, count } => b5_workload(&stack, count),
+        Command::Bench => b2(20)
+            .and_then(|()| {
+                println!();
+                b3(0)
+            })
+            .and_then(|()| {
+                println!();
+                b5()
+            }),
         Command::Speed { pairs, messages } => speed(pairs, messages),
     };
     if let Err(error) = result {

@@ -3,3 +3,4 @@
 //! B2 lives in [`scenarios`](crate::scenarios) beside the KCP validation it builds on.
 
 pub mod b3;
+pub mod b5;

@@ -113,6 +113,11 @@ impl QuinnEndpoint {
         self.links.get(&link)?.conn.as_ref().map(|(_, c)| c)
     }
 
+    /// Why the connection on `link` was lost, if it was.
+    pub fn lost_reason(&self, link: LinkId) -> Option<&str> {
+        self.links.get(&link)?.lost.as_deref()
+    }
+
     fn instant(&self, now: Timestamp) -> Instant {
         self.base + Duration::from_nanos(now.as_nanos())
     }

@@ -72,6 +72,9 @@ pub struct QuinnConfig {
     pub staging_limit: u64,
     /// Most unidirectional streams the peer may open.
     pub max_streams: u32,
+    /// The congestion controller's initial window in bytes; `None` keeps quinn's default
+    /// (CUBIC: 14,720 bytes; BBR: 200 × 1,200 bytes).
+    pub initial_window: Option<u64>,
 }
 
 impl QuinnConfig {
@@ -87,6 +90,7 @@ impl QuinnConfig {
             send_window: 16 * 1024 * 1024,
             staging_limit: 1024 * 1024,
             max_streams: 1_024,
+            initial_window: None,
         }
     }
 
@@ -107,10 +111,18 @@ impl QuinnConfig {
         transport.mtu_discovery_config(Some(mtud));
         match self.congestion {
             QuinnCongestion::Cubic => {
-                transport.congestion_controller_factory(Arc::new(CubicConfig::default()))
+                let mut cubic = CubicConfig::default();
+                if let Some(window) = self.initial_window {
+                    cubic.initial_window(window);
+                }
+                transport.congestion_controller_factory(Arc::new(cubic))
             }
             QuinnCongestion::Bbr => {
-                transport.congestion_controller_factory(Arc::new(BbrConfig::default()))
+                let mut bbr = BbrConfig::default();
+                if let Some(window) = self.initial_window {
+                    bbr.initial_window(window);
+                }
+                transport.congestion_controller_factory(Arc::new(bbr))
             }
         };
         transport
