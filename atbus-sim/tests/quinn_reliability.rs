@@ -173,7 +173,10 @@ fn a_killed_peer_ends_the_connection_without_panicking() {
     let m = &report.metrics;
     // Echoes before the kill came back; after it the link is gone and sends are refused.
     let completed = m.messages.len() - m.incomplete();
-    assert!((50..500).contains(&completed), "{completed} echoes completed");
+    assert!(
+        (50..500).contains(&completed),
+        "{completed} echoes completed"
+    );
     assert!(m.send_failures > 0);
     assert!(m.ended_at < atbus_sim::core::Timestamp::from_millis(120_000));
     assert_eq!(

@@ -12,7 +12,7 @@
 //!   names the link back.
 //! - **Messages**: each simulator stream a node sends on is one QUIC unidirectional stream that
 //!   the node opens; it starts with the simulator stream id and carries each message behind a
-//!   length prefix (see [`framing`]), so the receiver hands over whole messages, in order.
+//!   length prefix (see [`Deframer`]), so the receiver hands over whole messages, in order.
 //!   Messages sent before the handshake completes — or beyond quinn's send window — wait in the
 //!   endpoint, up to [`QuinnConfig::staging_limit`] bytes per stream; past that, `send_message`
 //!   answers [`SendError::Full`].
