@@ -42,6 +42,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bench;
 mod endpoint;
 pub mod endpoints;
 mod engine;
@@ -57,7 +58,8 @@ mod workload;
 
 pub use endpoint::{Endpoint, LinkId, MemoryPeaks, NodeId, Received, SendError, Transmit};
 pub use endpoints::{
-    AtbusEndpoint, FrameEndpoint, KcpConfig, KcpEndpoint, KcpMode, KcpTiming, RawEndpoint,
+    AtbusEndpoint, FrameEndpoint, KcpConfig, KcpEndpoint, KcpMode, KcpTiming, QuinnConfig,
+    QuinnCongestion, QuinnEndpoint, RawEndpoint,
 };
 pub use engine::{EndpointFactory, Outcome, RunReport, Simulator};
 pub use link::{LinkConfig, LinkKind, LossModel};

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 use atbus_core::connection::ConnectionConfig;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use atbus_sim::bench::{b3, b5};
 use atbus_sim::scenarios::{self, KCP_PUBLISHED};
 use atbus_sim::{
     AtbusEndpoint, Endpoint, FrameEndpoint, KcpConfig, KcpEndpoint, KcpMode, KcpTiming, LinkConfig,
-    LinkKind, LossModel, NodeId, RawEndpoint, RunReport, Scenario, Simulator, Workload, presets,
-    report,
+    LinkKind, LossModel, NodeId, QuinnConfig, QuinnCongestion, QuinnEndpoint, RawEndpoint,
+    RunReport, Scenario, Simulator, Workload, presets, report,
 };
 
 #[derive(Parser)]
@@ -57,7 +58,20 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
-    /// Every simulated benchmark of the transport at once: B2 (20 seeds), then B3 (seed 0).
+    /// B5: instructions per 64-byte message through two stacks in memory, atbus against
+    /// quinn-proto, counted with valgrind's callgrind.
+    B5,
+    /// Runs one B5 workload (what `b5` runs under callgrind).
+    #[command(hide = true)]
+    B5Workload {
+        /// atbus, quinn or loopback.
+        #[arg(long)]
+        stack: String,
+        /// Messages.
+        #[arg(long)]
+        count: u64,
+    },
+    /// Every benchmark of issue 4 that runs here: B2 (20 seeds), B3 (seed 0), then B5.
     Bench,
     /// Measure the simulator: simulated deliveries per second of wall time.
     Speed {
@@ -102,6 +116,10 @@ enum EndpointKind {
     Atbus,
     /// atbus connections, latency mode.
     AtbusLatency,
+    /// quinn-proto (QUIC), CUBIC congestion control (quinn's default).
+    QuinnCubic,
+    /// quinn-proto (QUIC), BBR congestion control.
+    QuinnBbr,
 }
 
 #[derive(clap::Args, Clone)]
@@ -234,7 +252,7 @@ fn build(args: &ScenarioArgs, link: LinkConfig, seed: u64) -> Scenario {
         .deadline(Duration::from_secs(args.deadline_s))
 }
 
-fn endpoint(kind: EndpointKind, node: NodeId) -> Box<dyn Endpoint> {
+fn endpoint(kind: EndpointKind, node: NodeId, seed: u64) -> Box<dyn Endpoint> {
     let kcp = |mode| Box::new(KcpEndpoint::new(KcpConfig::test_cpp(mode, node.0 == 0)));
     match kind {
         EndpointKind::Raw => Box::new(RawEndpoint::new(0)),
@@ -244,12 +262,20 @@ fn endpoint(kind: EndpointKind, node: NodeId) -> Box<dyn Endpoint> {
         EndpointKind::KcpFast => kcp(KcpMode::Fast),
         EndpointKind::Atbus => Box::new(AtbusEndpoint::new(ConnectionConfig::default())),
         EndpointKind::AtbusLatency => Box::new(AtbusEndpoint::new(ConnectionConfig::latency())),
+        EndpointKind::QuinnCubic => Box::new(QuinnEndpoint::new(
+            node,
+            QuinnConfig::new(seed, QuinnCongestion::Cubic),
+        )),
+        EndpointKind::QuinnBbr => Box::new(QuinnEndpoint::new(
+            node,
+            QuinnConfig::new(seed, QuinnCongestion::Bbr),
+        )),
     }
 }
 
 fn run_one(args: &ScenarioArgs, link: LinkConfig, seed: u64) -> Result<RunReport, String> {
     let scenario = build(args, link, seed);
-    let mut factory = |node: NodeId, _: &str| endpoint(args.endpoint, node);
+    let mut factory = |node: NodeId, _: &str| endpoint(args.endpoint, node, seed);
     Ok(Simulator::new(scenario, &mut factory)
         .map_err(|e| e.to_string())?
         .run())
@@ -440,56 +466,157 @@ fn b2(seeds: u64) -> Result<(), String> {
 
 fn b3(seed: u64) -> Result<(), String> {
     use atbus_core::congestion::CongestionKind;
-    println!("B3: bulk transfer, one stream, 16 KiB messages, seed {seed}");
+    use b3::{B3_LINKS, Contender};
     println!(
-        "{:<6} {:>10} {:<16} {:>12} {:>14} {:>10} {:>14}",
+        "B3: bulk transfer, one stream, {} KiB messages, seed {seed}; same link and seed for every endpoint",
+        b3::MESSAGE_SIZE / 1024
+    );
+    println!(
+        "{:<6} {:>11} {:<14} {:>11} {:>13} {:>8} {:>14}",
         "link", "bytes", "endpoint", "complete s", "goodput Mb/s", "of link", "wire bytes"
     );
-    for (link_name, bytes) in [("b3a", 16u64 << 20), ("b3b", 128 << 20), ("b3c", 1 << 30)] {
-        let link = preset(link_name)?;
-        let rate = link.bandwidth_bps.expect("B3 links have a rate") as f64;
-        for (name, congestion) in [
-            ("atbus bbr", CongestionKind::Bbr),
-            ("atbus newreno", CongestionKind::NewReno),
-        ] {
-            let args = ScenarioArgs {
-                scenario: ScenarioKind::Bulk,
-                preset: link_name.to_owned(),
-                endpoint: EndpointKind::Atbus,
-                stream_link: false,
-                count: 0,
-                size: 16 * 1024,
-                interval_ms: 1.0,
-                bytes,
-                deadline_s: 600,
-            };
-            let config = ConnectionConfig {
-                congestion,
-                ..ConnectionConfig::default()
-            };
-            let mut factory = |_: NodeId, _: &str| -> Box<dyn Endpoint> {
-                Box::new(AtbusEndpoint::new(config.clone()))
-            };
-            let report = Simulator::new(build(&args, link.clone(), seed), &mut factory)
-                .map_err(|e| e.to_string())?
-                .run();
-            let m = &report.metrics;
-            let goodput = m.goodput_bps();
-            let done = if report.outcome == atbus_sim::Outcome::Completed {
-                format!("{:.2}", m.ended_at.as_nanos() as f64 / 1e9)
+    let mut verdicts = Vec::new();
+    for link in &B3_LINKS {
+        let mut results = Vec::new();
+        for contender in Contender::ALL {
+            let wall = Instant::now();
+            let r = b3::run(link, contender, seed).map_err(|e| e.to_string())?;
+            let done = if r.outcome == atbus_sim::Outcome::Completed {
+                format!("{:.2}", r.seconds)
             } else {
-                format!("{:?}", report.outcome)
+                format!("{:?}", r.outcome)
             };
             println!(
-                "{link_name:<6} {bytes:>10} {name:<16} {done:>12} {:>14.2} {:>9.1}% {:>14}",
-                goodput / 1e6,
-                100.0 * goodput / rate,
-                m.total_traffic().bytes_sent
+                "{:<6} {:>11} {:<14} {done:>11} {:>13.2} {:>7.1}% {:>14}   ({:.1} s wall)",
+                link.preset,
+                link.bytes,
+                contender.name(),
+                r.goodput_bps / 1e6,
+                100.0 * r.fraction,
+                r.wire_bytes,
+                wall.elapsed().as_secs_f64()
             );
+            if r.anomalies > 0 {
+                return Err(format!(
+                    "{} on {}: {} delivery anomalies",
+                    contender.name(),
+                    link.preset,
+                    r.anomalies
+                ));
+            }
+            results.push(r);
         }
+        let fraction = |c: Contender| {
+            results
+                .iter()
+                .find(|r| r.contender == c && r.outcome == atbus_sim::Outcome::Completed)
+                .map_or(0.0, |r| r.fraction)
+        };
+        let atbus = fraction(Contender::Atbus(CongestionKind::Bbr));
+        let cubic = fraction(Contender::Quinn(QuinnCongestion::Cubic));
+        let bbr = fraction(Contender::Quinn(QuinnCongestion::Bbr));
+        let meets_rate = atbus >= link.target;
+        let ahead = atbus > cubic && atbus > bbr;
+        println!(
+            "       atbus bbr / quinn cubic = {:.3}, atbus bbr / quinn bbr = {:.3}; \
+             goodput >= {:.0} %: {}; ahead of quinn-proto: {}",
+            atbus / cubic,
+            atbus / bbr,
+            100.0 * link.target,
+            if meets_rate { "met" } else { "MISSED" },
+            if ahead { "met" } else { "MISSED" },
+        );
+        verdicts.push((link.preset, meets_rate && ahead));
     }
+    let missed: Vec<_> = verdicts
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(l, _)| *l)
+        .collect();
     println!(
-        "goodput: payload delivered from first send to last delivery; quinn-proto is not yet driven."
+        "B3 targets (atbus default = bbr): {}",
+        if missed.is_empty() {
+            "all met".to_owned()
+        } else {
+            format!("missed on {}", missed.join(", "))
+        }
+    );
+    println!(
+        "goodput: payload delivered from first send to last delivery; wire bytes: datagrams both ways, dropped ones included."
+    );
+    Ok(())
+}
+
+fn b5() -> Result<(), String> {
+    use b5::{COUNTS, MESSAGE_SIZE, Stack};
+    let version = match b5::callgrind::valgrind_version() {
+        Ok(version) => version,
+        Err(error) => {
+            println!("B5 skipped: {error}");
+            return Ok(());
+        }
+    };
+    let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
+    println!(
+        "B5: instructions per {MESSAGE_SIZE}-byte message, send -> transmit -> input -> delivered, \
+         two stacks in memory ({version}, (I({}) - I({})) / {})",
+        COUNTS.1,
+        COUNTS.0,
+        COUNTS.1 - COUNTS.0
+    );
+    println!(
+        "{:<10} {:>16} {:>16} {:>12} {:>18}",
+        "stack",
+        format!("Ir, {} msgs", COUNTS.0),
+        format!("Ir, {} msgs", COUNTS.1),
+        "Ir/msg",
+        "Ir/msg - harness"
+    );
+    let mut figures = Vec::new();
+    for stack in Stack::ALL {
+        let figure = b5::measure(&exe, &std::env::temp_dir(), stack).map_err(|e| e.to_string())?;
+        figures.push(figure);
+    }
+    let harness = figures
+        .iter()
+        .find(|f| f.stack == Stack::Loopback)
+        .map_or(0.0, |f| f.per_message);
+    for f in &figures {
+        println!(
+            "{:<10} {:>16} {:>16} {:>12.0} {:>18.0}",
+            f.stack.name(),
+            f.first,
+            f.second,
+            f.per_message,
+            f.per_message - harness
+        );
+    }
+    let per = |stack| {
+        figures
+            .iter()
+            .find(|f| f.stack == stack)
+            .map_or(f64::NAN, |f| f.per_message)
+    };
+    let (atbus, quinn) = (per(Stack::Atbus), per(Stack::Quinn));
+    let ratio = atbus / quinn;
+    let net = (atbus - harness) / (quinn - harness);
+    println!(
+        "atbus / quinn = {ratio:.3} ({net:.3} without the harness); target <= 0.5: {}",
+        if ratio <= 0.5 { "met" } else { "MISSED" }
+    );
+    Ok(())
+}
+
+fn b5_workload(stack: &str, count: u64) -> Result<(), String> {
+    let stack = b5::Stack::by_name(stack)
+        .ok_or_else(|| format!("unknown stack {stack:?}: atbus, quinn or loopback"))?;
+    let outcome = b5::workload(stack, count);
+    println!(
+        "{}: {} messages delivered, {} datagrams, {} bytes",
+        stack.name(),
+        outcome.delivered,
+        outcome.datagrams,
+        outcome.bytes
     );
     Ok(())
 }
@@ -530,10 +657,10 @@ fn list() {
     }
     println!("scenarios (run/sweep SCENARIO): echo, messages, bulk");
     println!(
-        "endpoints (--endpoint): raw, frames, kcp-default, kcp-normal, kcp-fast, atbus, atbus-latency"
+        "endpoints (--endpoint): raw, frames, kcp-default, kcp-normal, kcp-fast, atbus, atbus-latency, quinn-cubic, quinn-bbr"
     );
     println!(
-        "other commands: kcp-table (KCP validation), b2 (atbus against KCP), b3 (bulk), bench (b2 + b3), speed"
+        "other commands: kcp-table (KCP validation), b2 (atbus against KCP), b3 (bulk, atbus against quinn-proto), b5 (instructions per message), bench (b2 + b3 + b5), speed"
     );
 }
 
@@ -549,10 +676,17 @@ fn main() {
         Command::KcpTable { seeds, timing } => kcp_table(seeds, timing),
         Command::B2 { seeds } => b2(seeds),
         Command::B3 { seed } => b3(seed),
-        Command::Bench => b2(20).and_then(|()| {
-            println!();
-            b3(0)
-        }),
+        Command::B5 => b5(),
+        Command::B5Workload { stack, count } => b5_workload(&stack, count),
+        Command::Bench => b2(20)
+            .and_then(|()| {
+                println!();
+                b3(0)
+            })
+            .and_then(|()| {
+                println!();
+                b5()
+            }),
         Command::Speed { pairs, messages } => speed(pairs, messages),
     };
     if let Err(error) = result {

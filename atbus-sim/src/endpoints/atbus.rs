@@ -50,6 +50,11 @@ impl AtbusEndpoint {
         self.connections.get(&link).map(|(_, c)| c.stats())
     }
 
+    /// The connection on `link`, if there is one (for its RTT, congestion and counters).
+    pub fn connection(&self, link: LinkId) -> Option<&Connection> {
+        self.connections.get(&link).map(|(_, c)| c)
+    }
+
     fn collect_events(&mut self) {
         for (peer, connection) in self.connections.values_mut() {
             self.peaks.receive = self.peaks.receive.max(connection.peak_receive_memory());
