@@ -216,6 +216,8 @@ pub struct Connection {
     last_ack_eliciting_sent: Option<Timestamp>,
     last_received: Timestamp,
     events: VecDeque<ConnectionEvent>,
+    /// Decoded frames of the datagram being handled (kept to reuse its allocation).
+    frame_scratch: Vec<crate::frame::Frame>,
     /// Receive memory and grants over all streams.
     receive: ReceiveBudget,
     /// Present on byte-stream connections: they decode frames from a byte stream and need no
@@ -254,6 +256,7 @@ impl Connection {
             last_ack_eliciting_sent: None,
             last_received: now,
             events: VecDeque::new(),
+            frame_scratch: Vec::new(),
             receive: ReceiveBudget::default(),
             stream_decoder: None,
             closed: None,

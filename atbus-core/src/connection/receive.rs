@@ -26,17 +26,22 @@ impl Connection {
             "a byte-stream connection takes handle_bytes"
         );
         let len = datagram.len() as u64;
-        let mut frames = Vec::new();
+        // The frame list is reused from datagram to datagram: no allocation per datagram.
+        let mut frames = std::mem::take(&mut self.frame_scratch);
+        frames.clear();
         if DatagramDecoder::new(self.config.frame_limits)
             .decode(datagram, &mut frames)
             .is_err()
         {
             self.stats.datagrams_invalid += 1;
+            self.frame_scratch = frames;
             return;
         }
         self.stats.datagrams_received += 1;
         self.stats.bytes_received += len;
-        self.on_frames(now, frames, Some(len));
+        self.on_frames(now, &mut frames, Some(len));
+        frames.clear();
+        self.frame_scratch = frames;
     }
 
     /// Bytes arrived on a byte-stream connection, in any split. A byte stream that breaks the
@@ -57,12 +62,12 @@ impl Connection {
                 Ok(Some(frame)) => frames.push(frame),
                 Ok(None) => break,
                 Err(error) => {
-                    self.on_frames(now, frames, None);
+                    self.on_frames(now, &mut frames, None);
                     return self.close(error.close_reason());
                 }
             }
         }
-        self.on_frames(now, frames, None);
+        self.on_frames(now, &mut frames, None);
     }
 
     /// Frames of one datagram (`datagram_len` is its size) or of a byte stream (`None`: each
@@ -70,14 +75,14 @@ impl Connection {
     fn on_frames(
         &mut self,
         now: Timestamp,
-        frames: Vec<crate::frame::Frame>,
+        frames: &mut Vec<crate::frame::Frame>,
         datagram_len: Option<u64>,
     ) {
         if frames.is_empty() {
             return;
         }
         self.last_received = now;
-        for frame in frames {
+        for frame in frames.drain(..) {
             let number = frame.message.packet_number;
             if number > super::MAX_PACKET_NUMBER {
                 return self.close(CloseReason::ProtocolViolation);

@@ -29,8 +29,8 @@ pub(super) struct SentPacket {
     pub time_sent: Timestamp,
     pub size: u64,
     pub ack_eliciting: bool,
-    /// Stream ranges it carried.
-    pub ranges: Vec<(i64, Range<u64>)>,
+    /// The stream range it carried (a packet carries one stream's data).
+    pub range: Option<(i64, Range<u64>)>,
     /// The stream whose end (`FINISH_STREAM`) it carried.
     pub fin: Option<i64>,
     /// The stream and offset of the `RESET_OFFSET` it carried.
@@ -46,13 +46,16 @@ pub(super) struct SentPackets {
     pub bytes_in_flight: u64,
     /// Packets in flight that carry latency-mode stream data.
     pub latency_in_flight: usize,
+    /// Reused by `on_packets_acked` for the packets one acknowledgement releases.
+    acked_scratch: Vec<(u64, SentPacket)>,
     loss_time: Option<Timestamp>,
     largest_acked: Option<u64>,
 }
 
 impl SentPackets {
+    /// Only ack-eliciting packets are tracked (`on_packet_sent`), so any tracked packet is one.
     fn has_ack_eliciting(&self) -> bool {
-        self.packets.values().any(|p| p.ack_eliciting)
+        !self.packets.is_empty()
     }
 }
 
@@ -91,21 +94,23 @@ impl Connection {
         let Some(largest) = ranges.first().map(|r| r.end - 1) else {
             return;
         };
-        let mut newly_acked = Vec::new();
+        // A list kept from call to call: no allocation per acknowledgement.
+        let mut newly_acked = std::mem::take(&mut self.sent.acked_scratch);
+        newly_acked.clear();
         for range in ranges {
-            let numbers: Vec<u64> = self
+            while let Some(number) = self
                 .sent
                 .packets
                 .range(range.clone())
+                .next()
                 .map(|(n, _)| *n)
-                .collect();
-            for number in numbers {
-                if let Some(packet) = self.sent.packets.remove(&number) {
-                    newly_acked.push((number, packet));
-                }
+            {
+                let packet = self.sent.packets.remove(&number).expect("found above");
+                newly_acked.push((number, packet));
             }
         }
         if newly_acked.is_empty() {
+            self.sent.acked_scratch = newly_acked;
             return;
         }
         self.sent.largest_acked = Some(self.sent.largest_acked.map_or(largest, |l| l.max(largest)));
@@ -137,6 +142,8 @@ impl Connection {
             self.congestion
                 .on_ack(now, *number, packet.time_sent, packet.size, smoothed, min);
         }
+        newly_acked.clear();
+        self.sent.acked_scratch = newly_acked;
         self.pto_count = 0;
         self.detect_lost(now);
     }
@@ -176,7 +183,7 @@ impl Connection {
             self.stats.packets_lost += 1;
             latest_lost =
                 Some(latest_lost.map_or(packet.time_sent, |t: Timestamp| t.max(packet.time_sent)));
-            self.requeue(&packet.ranges);
+            self.requeue(packet.range);
         }
         if let Some(sent_at) = latest_lost {
             self.congestion.on_congestion_event(now, sent_at);
@@ -195,12 +202,12 @@ impl Connection {
         }
     }
 
-    /// Puts stream ranges back at the front of their send queues.
-    fn requeue(&mut self, ranges: &[(i64, Range<u64>)]) {
-        for (stream, range) in ranges {
-            if let Some(state) = self.streams.get_mut(stream) {
-                state.send.on_lost(range.clone());
-            }
+    /// Puts a stream range back at the front of its send queue.
+    fn requeue(&mut self, range: Option<(i64, Range<u64>)>) {
+        if let Some((stream, range)) = range
+            && let Some(state) = self.streams.get_mut(&stream)
+        {
+            state.send.on_lost(range);
         }
     }
 
@@ -263,14 +270,14 @@ impl Connection {
             self.mtu.on_black_hole();
         }
         // Tail-loss probe: the oldest unacknowledged data goes out again first.
-        if let Some((ranges, fin, reset)) = self
+        if let Some((range, fin, reset)) = self
             .sent
             .packets
             .values()
-            .find(|p| !p.ranges.is_empty() || p.fin.is_some() || p.reset.is_some())
-            .map(|p| (p.ranges.clone(), p.fin, p.reset))
+            .find(|p| p.range.is_some() || p.fin.is_some() || p.reset.is_some())
+            .map(|p| (p.range.clone(), p.fin, p.reset))
         {
-            self.requeue(&ranges);
+            self.requeue(range);
             self.signals_lost(fin, reset);
         }
         self.probe_pending = true;

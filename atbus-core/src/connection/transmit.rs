@@ -88,7 +88,7 @@ impl Connection {
                     time_sent: now,
                     size: size as u64,
                     ack_eliciting: true,
-                    ranges: Vec::new(),
+                    range: None,
                     fin: None,
                     reset: None,
                     latency: false,
@@ -184,7 +184,7 @@ impl Connection {
                 time_sent: now,
                 size: len as u64,
                 ack_eliciting: true,
-                ranges: Vec::new(),
+                range: None,
                 fin: None,
                 reset: None,
                 latency: false,
@@ -334,8 +334,8 @@ impl Connection {
             }
             self.stats.retransmitted_bytes +=
                 sent_before.min(range.end).saturating_sub(range.start);
-            let ranges = vec![(stream, range)];
-            self.send_stream_frame(now, buf, &message, stream, ranges, fin, reset);
+            let range = Some((stream, range));
+            self.send_stream_frame(now, buf, &message, stream, range, fin, reset);
             return true;
         }
         false
@@ -380,11 +380,11 @@ impl Connection {
         if size > space {
             return false;
         }
-        self.send_stream_frame(now, buf, &message, stream, Vec::new(), fin, reset);
+        self.send_stream_frame(now, buf, &message, stream, None, fin, reset);
         true
     }
 
-    /// Writes a packet of `stream` carrying `ranges` (and the stream's end when `fin`, its
+    /// Writes a packet of `stream` carrying `range` (and the stream's end when `fin`, its
     /// reset to an offset when `reset`) and books it: packet number, the end's and the reset's
     /// state, pacing, loss recovery, round-robin position.
     #[allow(clippy::too_many_arguments)] // one packet's parts, all needed to book it
@@ -394,7 +394,7 @@ impl Connection {
         buf: &mut BytesMut,
         message: &FrameMessage,
         stream: i64,
-        ranges: Vec<(i64, std::ops::Range<u64>)>,
+        range: Option<(i64, std::ops::Range<u64>)>,
         fin: bool,
         reset: Option<u64>,
     ) {
@@ -415,7 +415,7 @@ impl Connection {
             time_sent: now,
             size,
             ack_eliciting: true,
-            ranges,
+            range,
             fin: fin.then_some(stream),
             reset: reset.map(|offset| (stream, offset)),
             latency: self.streams.get(&stream).is_some_and(|s| s.options.latency),

@@ -425,6 +425,16 @@ impl Assembler {
     /// Stores the parts of `[from, to)` not yet held; `data` starts at `data_start` and is a
     /// slice of a buffer of `source_len` bytes.
     fn store(&mut self, from: u64, to: u64, data: &Bytes, data_start: u64, source_len: u64) {
+        // The common case, nothing held overlaps: one piece, no list of gaps.
+        let overlaps_before = self
+            .pieces
+            .range(..=from)
+            .next_back()
+            .is_some_and(|(s, piece)| piece.end(*s) > from);
+        if !overlaps_before && self.pieces.range(from..to).next().is_none() {
+            self.insert_piece(from, to, data, data_start, source_len);
+            return;
+        }
         let mut gaps = Vec::new();
         let mut cursor = from;
         let first = self
@@ -444,20 +454,28 @@ impl Assembler {
             gaps.push(cursor..to);
         }
         for gap in gaps {
-            let slice =
-                data.slice((gap.start - data_start) as usize..(gap.end - data_start) as usize);
-            // Each piece pins the whole source buffer (counted once per piece: an upper bound).
-            let charge = source_len.max(slice.len() as u64);
-            self.buffered += slice.len() as u64;
-            self.pinned += charge;
-            self.pieces.insert(
-                gap.start,
-                Piece {
-                    data: slice,
-                    charge,
-                },
-            );
+            self.insert_piece(gap.start, gap.end, data, data_start, source_len);
         }
+    }
+
+    /// Holds `[from, to)` of `data` (which starts at `data_start`) as a piece.
+    fn insert_piece(&mut self, from: u64, to: u64, data: &Bytes, data_start: u64, source_len: u64) {
+        let slice = if from == data_start && (to - from) as usize == data.len() {
+            data.clone()
+        } else {
+            data.slice((from - data_start) as usize..(to - data_start) as usize)
+        };
+        // Each piece pins the whole source buffer (counted once per piece: an upper bound).
+        let charge = source_len.max(slice.len() as u64);
+        self.buffered += slice.len() as u64;
+        self.pinned += charge;
+        self.pieces.insert(
+            from,
+            Piece {
+                data: slice,
+                charge,
+            },
+        );
     }
 
     /// Copies held pieces into tight buffers, one per run of adjacent pieces within a message,
@@ -513,6 +531,16 @@ impl Assembler {
             return None;
         }
         let start = self.read;
+        // The common case, a message held as one piece: no list of parts, no copy.
+        if let Some(entry) = self.pieces.first_entry()
+            && *entry.key() == start
+            && entry.get().end(start) == end
+        {
+            let piece = entry.remove();
+            self.pinned -= piece.charge;
+            self.buffered -= piece.data.len() as u64;
+            return Some(self.finish_pop(start, end, piece.data));
+        }
         let mut parts = Vec::new();
         while let Some(entry) = self.pieces.first_entry() {
             if *entry.key() >= end {
@@ -531,6 +559,11 @@ impl Assembler {
             }
         };
         self.buffered -= data.len() as u64;
+        Some(self.finish_pop(start, end, data))
+    }
+
+    /// Bookkeeping after the message `[start, end)` left the pieces.
+    fn finish_pop(&mut self, start: u64, end: u64, data: Bytes) -> AssembledMessage {
         self.boundaries.remove(&end);
         let meta = self.metas.remove(&start).unwrap_or_default();
         self.meta_bytes -= meta_charge(&meta);
@@ -541,11 +574,11 @@ impl Assembler {
             }
         }
         self.read = end;
-        Some(AssembledMessage {
+        AssembledMessage {
             offset: start,
             data,
             meta,
-        })
+        }
     }
 }
 

@@ -85,16 +85,17 @@ impl Fragment {
     /// A fragment from its wire form at `offset`. Metadata is taken only when it is present
     /// (a fragment that does not start a message carries none).
     pub fn from_proto(offset: u64, fragment: PacketFragment) -> Self {
-        let meta = MessageMeta {
-            packet_type: fragment.packet_type,
-            options: fragment.options,
-            labels: fragment.labels,
-        };
+        let has_meta =
+            fragment.packet_type != 0 || fragment.options.is_some() || !fragment.labels.is_empty();
         Self {
             offset,
             data: fragment.data,
             ends_message: fragment.fragment_flag & FragmentFlag::HasMore as u32 == 0,
-            meta: (meta != MessageMeta::default()).then_some(meta),
+            meta: has_meta.then(|| MessageMeta {
+                packet_type: fragment.packet_type,
+                options: fragment.options,
+                labels: fragment.labels,
+            }),
         }
     }
 }

@@ -35,6 +35,21 @@ impl RangeSet {
             return;
         }
         let (mut start, mut end) = (range.start, range.end);
+        // The common cases, touching or beyond the last range (packet numbers and offsets
+        // mostly grow): no search.
+        if let Some(mut last) = self.ranges.last_entry() {
+            let (s, e) = (*last.key(), *last.get());
+            if s <= start && start <= e {
+                if end > e {
+                    *last.get_mut() = end;
+                }
+                return;
+            }
+            if start > e {
+                self.ranges.insert(start, end);
+                return;
+            }
+        }
         // A range starting at or before `start` that reaches it merges.
         if let Some((&s, &e)) = self.ranges.range(..=start).next_back()
             && e >= start
