@@ -91,7 +91,7 @@ impl Fragment {
             offset,
             data: fragment.data,
             ends_message: fragment.fragment_flag & FragmentFlag::HasMore as u32 == 0,
-            meta: has_meta.then(|| MessageMeta {
+            meta: has_meta.then_some(MessageMeta {
                 packet_type: fragment.packet_type,
                 options: fragment.options,
                 labels: fragment.labels,
