@@ -9,6 +9,12 @@
 //! (end-to-end reliability, the same through relays); a packet declared lost puts its stream
 //! ranges back at the front of their send queue at once.
 //!
+//! The code follows the same cut: a [`Connection`] is one path — packet numbers, RTT, loss
+//! recovery, congestion control, pacing, path MTU, liveness — carrying a [`StreamSet`], which
+//! holds everything end-to-end about the streams (send buffers, reassembly, flow control, the
+//! receive budget, stream events) behind a narrow interface. A session can drive one stream set
+//! over several paths.
+//!
 //! # State machine
 //!
 //! ```text
@@ -63,23 +69,23 @@ mod pmtud;
 mod receive;
 mod recovery;
 mod rtt;
+mod streams;
 mod transmit;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use bytes::Bytes;
-use prost::Message as _;
 
 use crate::Timestamp;
 use crate::congestion::{CongestionController, new_controller};
 use crate::frame::StreamDecoder;
 use crate::proto::CloseReason;
-use crate::stream::{Abandoned, Assembler, MessageMeta, RangeSet, SendBuffer, WriteError};
+use crate::stream::{Abandoned, MessageMeta, RangeSet, WriteError};
 
 pub use config::{ConnectionConfig, REDUNDANT_MESSAGE_MAX, StreamOptions};
 pub use rtt::RttEstimator;
+pub use streams::StreamSet;
 
-use budget::ReceiveBudget;
 use pacer::Pacer;
 use pmtud::MtuDiscovery;
 use recovery::SentPackets;
@@ -96,11 +102,6 @@ pub const INITIAL_STREAM_WINDOW: u64 = 64 * 1024;
 /// Largest packet number accepted (as in QUIC, 2^62 − 1): far beyond any connection's life,
 /// and no arithmetic on it can overflow.
 const MAX_PACKET_NUMBER: u64 = (1 << 62) - 1;
-
-/// Acknowledgement frames that report a stream's changed receive state. Measured in B2: 2
-/// costs 21 % more bytes for no latency gain (a lost final acknowledgement is repaired by the
-/// probe timeout, and a stream's end by the acknowledgement of its packet number), so 1.
-const STREAM_ACK_REPEATS: u8 = 1;
 
 /// Something the connection tells its owner.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,28 +175,12 @@ pub struct ConnectionStats {
     pub packets_refused: u64,
 }
 
-#[derive(Debug)]
-struct StreamState {
-    send: SendBuffer,
-    recv: Assembler,
-    /// The peer's flow-control limit for our data.
-    peer_limit: u64,
-    /// How many more acknowledgement frames should report this stream's receive state: set to
-    /// [`STREAM_ACK_REPEATS`] when it changes.
-    ack_repeats: u8,
-    /// `StreamFinished` was reported.
-    finish_reported: bool,
-    /// Latency mode and redundancy of this stream's data.
-    options: StreamOptions,
-}
-
 /// A reliable datagram connection (sans-IO).
 #[derive(Debug)]
 pub struct Connection {
     config: ConnectionConfig,
-    streams: BTreeMap<i64, StreamState>,
-    /// Round-robin position among streams.
-    next_stream: i64,
+    /// The streams it carries (end-to-end state, apart from this path's packets).
+    streams: StreamSet,
     // Packet numbers we received, and acknowledgement scheduling.
     received: RangeSet,
     /// Packet numbers below this are no longer tracked (older acknowledgement ranges pruned).
@@ -215,11 +200,10 @@ pub struct Connection {
     mtu: MtuDiscovery,
     last_ack_eliciting_sent: Option<Timestamp>,
     last_received: Timestamp,
+    /// Events of the connection itself (its close); stream events come from `streams`.
     events: VecDeque<ConnectionEvent>,
     /// Decoded frames of the datagram being handled (kept to reuse its allocation).
     frame_scratch: Vec<crate::frame::Frame>,
-    /// Receive memory and grants over all streams.
-    receive: ReceiveBudget,
     /// Present on byte-stream connections: they decode frames from a byte stream and need no
     /// packet numbers, loss recovery, congestion control or pacing (the transport does that).
     stream_decoder: Option<StreamDecoder>,
@@ -238,8 +222,7 @@ impl Connection {
         );
         Self {
             rtt: RttEstimator::new(config.initial_rtt),
-            streams: BTreeMap::new(),
-            next_stream: 0,
+            streams: StreamSet::new(config.clone()),
             received: RangeSet::new(),
             received_floor: 0,
             largest_received: 0,
@@ -257,7 +240,6 @@ impl Connection {
             last_received: now,
             events: VecDeque::new(),
             frame_scratch: Vec::new(),
-            receive: ReceiveBudget::default(),
             stream_decoder: None,
             closed: None,
             close_frame_pending: false,
@@ -324,29 +306,8 @@ impl Connection {
         if self.closed.is_some() {
             return Err(SendError::Closed);
         }
-        if let Some(meta) = &meta {
-            let len = crate::stream::Fragment {
-                offset: 0,
-                data: Bytes::new(),
-                ends_message: true,
-                meta: Some(meta.clone()),
-            }
-            .to_proto()
-            .encoded_len();
-            let max = self
-                .config
-                .max_datagram
-                .saturating_sub(transmit::PACKET_OVERHEAD + 1);
-            if len > max {
-                return Err(SendError::MetadataTooLarge { len, max });
-            }
-        }
-        let limit = self.config.max_streams;
-        let state = self
-            .stream_mut(stream)
-            .ok_or(SendError::StreamLimit(limit))?;
-        state.send.write(data, meta)?;
-        Ok(())
+        self.streams
+            .send(stream, data, meta, self.config.max_datagram)
     }
 
     /// Ends `stream` after the messages already queued on it; the peer gets
@@ -355,12 +316,7 @@ impl Connection {
         if self.closed.is_some() {
             return Err(SendError::Closed);
         }
-        let limit = self.config.max_streams;
-        self.stream_mut(stream)
-            .ok_or(SendError::StreamLimit(limit))?
-            .send
-            .finish();
-        Ok(())
+        self.streams.finish(stream)
     }
 
     /// Memory held for reassembly over all streams, as charged (payload, the receive buffers
@@ -368,12 +324,12 @@ impl Connection {
     /// [`receive_memory_limit`](ConnectionConfig::receive_memory_limit) plus what the streams'
     /// grants allow to fill holes.
     pub fn receive_memory(&self) -> u64 {
-        self.receive.memory
+        self.streams.receive_memory()
     }
 
     /// The most [`receive_memory`](Self::receive_memory) ever reached.
     pub fn peak_receive_memory(&self) -> u64 {
-        self.receive.peak_memory
+        self.streams.peak_receive_memory()
     }
 
     /// Sets how `stream` (opened if new) sends its data: latency mode and redundancy. Applies
@@ -386,11 +342,7 @@ impl Connection {
         if self.closed.is_some() {
             return Err(SendError::Closed);
         }
-        let limit = self.config.max_streams;
-        self.stream_mut(stream)
-            .ok_or(SendError::StreamLimit(limit))?
-            .options = options;
-        Ok(())
+        self.streams.set_stream_options(stream, options)
     }
 
     /// Abandons every message of `stream` not yet acknowledged and returns them (see
@@ -402,23 +354,12 @@ impl Connection {
         if self.closed.is_some() {
             return Err(SendError::Closed);
         }
-        let limit = self.config.max_streams;
-        let state = self
-            .stream_mut(stream)
-            .ok_or(SendError::StreamLimit(limit))?;
-        let abandoned = state.send.reset();
-        if let Some(offset) = state.send.reset_unsent() {
-            // As at a stream's start, the peer accepts the initial window beyond the reset.
-            state.peer_limit = state
-                .peer_limit
-                .max(offset.saturating_add(INITIAL_STREAM_WINDOW));
-        }
-        Ok(abandoned)
+        self.streams.reset_stream(stream)
     }
 
     /// Unacknowledged bytes queued on all streams.
     pub fn unacked_bytes(&self) -> u64 {
-        self.streams.values().map(|s| s.send.unacked_bytes()).sum()
+        self.streams.unacked_bytes()
     }
 
     /// Closes the connection: a close frame goes out with the next transmit.
@@ -430,40 +371,12 @@ impl Connection {
         }
     }
 
-    fn stream_mut(&mut self, id: i64) -> Option<&mut StreamState> {
-        if !self.streams.contains_key(&id) {
-            if self.streams.len() >= self.config.max_streams {
-                return None;
-            }
-            let receive_window = self.config.stream_receive_window.max(INITIAL_STREAM_WINDOW);
-            let recv = Assembler::with_initial_grant(
-                receive_window,
-                INITIAL_STREAM_WINDOW,
-                self.config.max_message_size as u64,
-            );
-            self.receive.account(0, recv.memory());
-            self.streams.insert(
-                id,
-                StreamState {
-                    send: SendBuffer::new(
-                        self.config.stream_send_buffer,
-                        self.config.max_message_size,
-                    ),
-                    recv,
-                    // Until the peer says otherwise, it accepts the initial window.
-                    peer_limit: INITIAL_STREAM_WINDOW,
-                    ack_repeats: 0,
-                    finish_reported: false,
-                    options: self.config.stream_options(),
-                },
-            );
-        }
-        self.streams.get_mut(&id)
-    }
-
-    /// The next event, if any.
+    /// The next event, if any: stream events (messages, stream ends) first, then the
+    /// connection's close, which comes after everything delivered before it.
     pub fn poll_event(&mut self) -> Option<ConnectionEvent> {
-        self.events.pop_front()
+        self.streams
+            .poll_event()
+            .or_else(|| self.events.pop_front())
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.

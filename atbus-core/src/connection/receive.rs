@@ -3,16 +3,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use prost::Message as _;
 
-use super::ack::{MAX_ACK_RANGES, decode_packet_ack, decode_stream_ranges};
+use super::ack::{MAX_ACK_RANGES, decode_packet_ack};
+use super::streams::PacketOutcome;
 use super::{Connection, ConnectionEvent};
 use crate::Timestamp;
 use crate::frame::DatagramDecoder;
-use crate::proto::{
-    Acknowledge, CloseReason, Packet, PacketContent, PacketFlag, frame_message::Body,
-};
-use crate::stream::{AssembleError, Fragment};
+use crate::proto::{Acknowledge, CloseReason, Packet, PacketFlag, frame_message::Body};
 
 impl Connection {
     /// A datagram arrived. A datagram that does not decode is dropped and counted; a frame that
@@ -157,101 +154,24 @@ impl Connection {
         }
     }
 
-    /// Whether reassembly may take this packet's data: always while the connection's receive
-    /// memory is below its limit, and beyond it only data that fills its stream from the front
-    /// (so that a hole can always be filled and memory freed; such data is bounded by the
-    /// stream's grant), or that skips data (`RESET_OFFSET`, which frees memory).
-    fn admits(&self, packet: &Packet) -> bool {
-        self.receive.memory < self.config.receive_memory_limit
-            || packet.flags & PacketFlag::ResetOffset as u32 != 0
-            || self
-                .streams
-                .get(&packet.stream_id)
-                .map_or(0, |s| s.recv.contiguous())
-                >= packet.stream_offset
-    }
-
     /// Takes in a packet of stream data. Returns whether all of it was taken: a packet refused
     /// (the receive budget is full, or it reaches beyond the grant) is left unacknowledged so
-    /// that the sender resends it. On a byte stream, which never needs resending, refusal
-    /// closes the connection instead.
+    /// that the sender resends it. On a byte stream, which never resends, refusal closes the
+    /// connection instead: data ahead of a hole or beyond the grant does not conform there.
     fn on_stream_packet(&mut self, packet: Packet, source_len: u64) -> bool {
-        if !self.admits(&packet) {
-            if self.is_byte_stream() {
-                // A byte stream delivers in order: data ahead of a hole is not conforming.
-                self.close(CloseReason::BufferFull);
-            }
-            return false;
-        }
-        let Ok(content) = PacketContent::decode(packet.content) else {
-            self.close(CloseReason::ProtocolViolation);
-            return false;
-        };
-        let Some(stream) = self.stream_mut(packet.stream_id) else {
-            self.close(CloseReason::StreamLimit);
-            return false;
-        };
-        let before = stream.recv.memory();
-        let mut failure = None;
-        if packet.flags & PacketFlag::ResetOffset as u32 != 0 {
-            // Everything before this packet's offset is skipped (the sender abandoned it).
-            if stream.recv.reset_to(packet.stream_offset).is_err() {
-                failure = Some(CloseReason::ProtocolViolation);
-            }
-        }
-        let finishes = packet.flags & PacketFlag::FinishStream as u32 != 0;
-        let mut offset = packet.stream_offset;
-        let mut complete = failure.is_none();
-        let fragments = if failure.is_none() {
-            content.fragments
-        } else {
-            Vec::new()
-        };
-        for fragment in fragments {
-            let len = fragment.data.len() as u64;
-            match stream
-                .recv
-                .insert_from(Fragment::from_proto(offset, fragment), source_len)
-            {
-                Ok(()) => {}
-                // Beyond the window (a sender ignoring flow control): the rest is dropped.
-                Err(AssembleError::BeyondWindow { .. }) => {
-                    complete = false;
-                    break;
+        match self.streams.on_packet(packet, source_len) {
+            PacketOutcome::Taken => true,
+            PacketOutcome::Refused => {
+                if self.is_byte_stream() {
+                    self.close(CloseReason::FlowControl);
                 }
-                Err(AssembleError::MessageTooLarge { .. }) => {
-                    failure = Some(CloseReason::MessageTooLarge);
-                    break;
-                }
-                Err(_) => {
-                    failure = Some(CloseReason::ProtocolViolation);
-                    break;
-                }
+                false
             }
-            let Some(next) = offset.checked_add(len) else {
-                failure = Some(CloseReason::ProtocolViolation);
-                break;
-            };
-            offset = next;
-        }
-        // The end is where the packet's data ends: only known when all of it was taken.
-        if finishes && complete && failure.is_none() {
-            match stream.recv.set_end(offset) {
-                Ok(()) | Err(AssembleError::BeyondWindow { .. }) => {}
-                Err(_) => failure = Some(CloseReason::ProtocolViolation),
+            PacketOutcome::Violation(reason) => {
+                self.close(reason);
+                false
             }
         }
-        stream.ack_repeats = super::STREAM_ACK_REPEATS;
-        let after = stream.recv.memory();
-        self.receive.account(before, after);
-        if let Some(reason) = failure {
-            self.close(reason);
-            return false;
-        }
-        if !complete && self.is_byte_stream() {
-            self.close(CloseReason::FlowControl);
-        }
-        complete
     }
 
     fn on_acknowledge(&mut self, now: Timestamp, ack: &Acknowledge) {
@@ -268,61 +188,15 @@ impl Connection {
             let delay = Duration::from_micros(ack.ack_delay_microseconds.min(u64::from(u32::MAX)));
             self.on_packets_acked(now, &ranges, delay);
         }
-        for stream_ack in &ack.streams {
-            let Ok(ranges) =
-                decode_stream_ranges(stream_ack.acknowledge_offset, &stream_ack.received_ranges)
-            else {
-                return self.close(CloseReason::ProtocolViolation);
-            };
-            // Acknowledgements for streams we never sent on are ignored.
-            let Some(stream) = self.streams.get_mut(&stream_ack.stream_id) else {
-                continue;
-            };
-            if stream
-                .send
-                .on_ack(stream_ack.acknowledge_offset, &ranges)
-                .is_err()
-            {
-                return self.close(CloseReason::ProtocolViolation);
-            }
-            let limit = stream_ack
-                .acknowledge_offset
-                .saturating_add(stream_ack.window_size);
-            stream.peer_limit = stream.peer_limit.max(limit);
+        if let Err(reason) = self.streams.on_stream_acks(&ack.streams) {
+            self.close(reason);
         }
     }
 
-    /// Moves whole messages to the event queue. When that frees memory that streams were
-    /// waiting for (their grants were capped by it), they are told their new grants at once.
+    /// Moves whole messages to the event queue; an acknowledgement goes out at once when that
+    /// freed memory streams were waiting for.
     fn deliver(&mut self) {
-        let mut freed = false;
-        for (&id, stream) in &mut self.streams {
-            let before = stream.recv.memory();
-            while let Some(message) = stream.recv.pop() {
-                stream.ack_repeats = super::STREAM_ACK_REPEATS;
-                self.events.push_back(ConnectionEvent::Message {
-                    stream: id,
-                    data: message.data,
-                    meta: message.meta,
-                });
-            }
-            let after = stream.recv.memory();
-            if after != before {
-                freed = true;
-                self.receive.account(before, after);
-            }
-            if stream.recv.is_finished() && !stream.finish_reported {
-                stream.finish_reported = true;
-                self.events
-                    .push_back(ConnectionEvent::StreamFinished { stream: id });
-            }
-        }
-        if freed && !self.receive.capped.is_empty() {
-            for id in &self.receive.capped {
-                if let Some(stream) = self.streams.get_mut(id) {
-                    stream.ack_repeats = super::STREAM_ACK_REPEATS;
-                }
-            }
+        if self.streams.deliver() {
             self.ack_now = true;
         }
     }

@@ -126,14 +126,7 @@ impl Connection {
             self.mtu.on_probe_acked(*number);
             // On a direct connection the peer endpoint itself acknowledged the packet: the end
             // of stream it carried has arrived (through relays, stream acknowledgements say so).
-            if let Some(state) = packet.fin.and_then(|stream| self.streams.get_mut(&stream)) {
-                state.send.on_fin_acked();
-            }
-            if let Some((stream, offset)) = packet.reset
-                && let Some(state) = self.streams.get_mut(&stream)
-            {
-                state.send.on_reset_acked(offset);
-            }
+            self.streams.on_packet_acked(packet.fin, packet.reset);
         }
         let (smoothed, min) = (self.rtt.smoothed(), self.rtt.min());
         for (number, packet) in &newly_acked {
@@ -179,35 +172,14 @@ impl Connection {
                 self.mtu.on_probe_lost(number);
                 continue;
             }
-            self.signals_lost(packet.fin, packet.reset);
             self.stats.packets_lost += 1;
             latest_lost =
                 Some(latest_lost.map_or(packet.time_sent, |t: Timestamp| t.max(packet.time_sent)));
-            self.requeue(packet.range);
+            self.streams
+                .on_packet_lost(packet.range, packet.fin, packet.reset);
         }
         if let Some(sent_at) = latest_lost {
             self.congestion.on_congestion_event(now, sent_at);
-        }
-    }
-
-    /// A packet carrying a stream's end and/or its reset was lost: they go out again.
-    fn signals_lost(&mut self, fin: Option<i64>, reset: Option<(i64, u64)>) {
-        if let Some(state) = fin.and_then(|stream| self.streams.get_mut(&stream)) {
-            state.send.on_fin_lost();
-        }
-        if let Some((stream, offset)) = reset
-            && let Some(state) = self.streams.get_mut(&stream)
-        {
-            state.send.on_reset_lost(offset);
-        }
-    }
-
-    /// Puts a stream range back at the front of its send queue.
-    fn requeue(&mut self, range: Option<(i64, Range<u64>)>) {
-        if let Some((stream, range)) = range
-            && let Some(state) = self.streams.get_mut(&stream)
-        {
-            state.send.on_lost(range);
         }
     }
 
@@ -277,8 +249,7 @@ impl Connection {
             .find(|p| p.range.is_some() || p.fin.is_some() || p.reset.is_some())
             .map(|p| (p.range.clone(), p.fin, p.reset))
         {
-            self.requeue(range);
-            self.signals_lost(fin, reset);
+            self.streams.on_packet_lost(range, fin, reset);
         }
         self.probe_pending = true;
         // The probe counts from now.

@@ -1,22 +1,14 @@
 //! Building datagrams: an acknowledgement when one is due, then stream data, then a probe.
 
 use bytes::BytesMut;
-use prost::Message as _;
 
 use super::Connection;
-use super::ack::{encode_packet_ack, encode_stream_ranges};
+use super::ack::encode_packet_ack;
 use super::recovery::SentPacket;
 use crate::Timestamp;
 use crate::frame::{encode_frame, encoded_frame_len};
-use crate::proto::{
-    Acknowledge, ConnectionClose, FrameMessage, Packet, PacketContent, PingData, StreamAcknowledge,
-    frame_message::Body,
-};
+use crate::proto::{Acknowledge, ConnectionClose, FrameMessage, PingData, frame_message::Body};
 
-/// Room kept for the frame header, the packet fields and one fragment's fields.
-pub(super) const PACKET_OVERHEAD: usize = 48;
-/// Extra room per additional fragment (its key, length and flag).
-const FRAGMENT_OVERHEAD: usize = 12;
 /// Room kept in an acknowledgement frame for the header, packet-number ranges and delay.
 const ACK_FRAME_OVERHEAD: usize = 400;
 /// Below this much space a data frame is not worth starting.
@@ -65,7 +57,7 @@ impl Connection {
             }
             if !self.write_stream_packet(now, space, buf) {
                 // Let the other streams go first next time.
-                self.next_stream = self.next_stream.wrapping_add(1);
+                self.streams.rotate();
                 break;
             }
             ack_eliciting = true;
@@ -135,7 +127,7 @@ impl Connection {
     }
 
     fn ack_wanted(&self) -> bool {
-        self.ack_eliciting_unacked > 0 || self.streams.values().any(|s| s.ack_repeats > 0)
+        self.ack_eliciting_unacked > 0 || self.streams.ack_wanted()
     }
 
     /// A path-MTU probe is due: a datagram connection that has measured an RTT (the path
@@ -210,40 +202,14 @@ impl Connection {
     }
 
     pub(super) fn has_sendable_data(&self) -> bool {
-        self.streams
-            .values()
-            .any(|s| s.send.has_sendable(s.peer_limit))
+        self.streams.has_sendable()
     }
 
     fn write_ack(&mut self, now: Timestamp, buf: &mut BytesMut) {
         // Stream states go in while they fit one datagram; the rest wait for the next frame.
-        let mut budget = self.mtu.current().saturating_sub(ACK_FRAME_OVERHEAD);
-        let mut streams = Vec::new();
-        let limit = self.config.receive_memory_limit;
-        for (&id, s) in self.streams.iter_mut().filter(|(_, s)| s.ack_repeats > 0) {
-            let (_, capped) = s.recv.grant(self.receive.spare(limit));
-            if capped {
-                self.receive.capped.insert(id);
-            } else {
-                self.receive.capped.remove(&id);
-            }
-            let contiguous = s.recv.contiguous();
-            let ack = StreamAcknowledge {
-                stream_id: id,
-                acknowledge_offset: contiguous,
-                received_max_offset: s.recv.max_received(),
-                received_ranges: encode_stream_ranges(contiguous, &s.recv.received_ranges()),
-                window_size: s.recv.window_limit() - contiguous,
-                finished: s.recv.end().is_some(),
-            };
-            let size = ack.encoded_len() + 4;
-            if size > budget {
-                break;
-            }
-            budget -= size;
-            s.ack_repeats -= 1;
-            streams.push(ack);
-        }
+        let streams = self
+            .streams
+            .stream_acks(self.mtu.current().saturating_sub(ACK_FRAME_OVERHEAD));
         let delay = self.ack_deadline.map_or(0, |deadline| {
             (now - (deadline - self.config.max_ack_delay)).as_micros() as u64
         });
@@ -269,168 +235,26 @@ impl Connection {
 
     /// Writes one packet of stream data into at most `space` bytes; false if nothing fit.
     fn write_stream_packet(&mut self, now: Timestamp, space: usize, buf: &mut BytesMut) -> bool {
-        let Some(stream) = self.next_sendable_stream() else {
-            return false;
-        };
         let number = self.peek_packet_number();
-        let state = self
-            .streams
-            .get_mut(&stream)
-            .expect("sendable stream exists");
-        let sent_before = state.send.sent_offset();
-        let whole_up_to = (self.mtu.current() - PACKET_OVERHEAD) as u64;
-        let mut budget = space.saturating_sub(PACKET_OVERHEAD) as u64;
-        for _attempt in 0..3 {
-            let Some(range) = state.send.next_range(budget, state.peer_limit, whole_up_to) else {
-                return self.write_fin_only(now, stream, space, buf);
-            };
-            // Redundancy: lead with up to `redundant_messages` earlier small messages of this
-            // stream that are still unacknowledged, when they fit.
-            let mut earlier_start = range.start;
-            for _ in 0..state.options.redundant_messages {
-                match state.send.message_before(earlier_start) {
-                    Some(previous)
-                        if previous.end - previous.start <= super::REDUNDANT_MESSAGE_MAX
-                            && range.end - previous.start <= budget =>
-                    {
-                        earlier_start = previous.start.max(state.send.acked_offset());
-                    }
-                    _ => break,
-                }
-            }
-            let range = earlier_start..range.end;
-            let mut fragments = Vec::new();
-            state.send.fragments(range.clone(), &mut fragments);
-            if fragments.is_empty() {
-                // Entirely acknowledged meanwhile: nothing to resend.
-                continue;
-            }
-            let fin = state.send.fin_sendable() && state.send.final_offset() == Some(range.end);
-            let reset = state
-                .send
-                .resets_at(fragments[0].offset)
-                .then_some(fragments[0].offset);
-            let content = PacketContent {
-                fragments: fragments.iter().map(|f| f.to_proto()).collect(),
-            };
-            let message = FrameMessage {
-                packet_number: number,
-                body: Some(Body::Packet(Packet {
-                    stream_id: stream,
-                    stream_offset: fragments[0].offset,
-                    content: content.encode_to_vec().into(),
-                    flags: state.options.packet_flags(fin, reset.is_some()),
-                    ..Default::default()
-                })),
-                ..Default::default()
-            };
-            let size = encoded_frame_len(&message);
-            if size > space {
-                // More fragments (or metadata) than the estimate allowed: put the range back and
-                // try a smaller one.
-                state.send.on_lost(range);
-                budget = budget.saturating_sub((size - space + FRAGMENT_OVERHEAD) as u64);
-                continue;
-            }
-            self.stats.retransmitted_bytes +=
-                sent_before.min(range.end).saturating_sub(range.start);
-            let range = Some((stream, range));
-            self.send_stream_frame(now, buf, &message, stream, range, fin, reset);
-            return true;
-        }
-        false
-    }
-
-    /// A packet with no data that carries the end of `stream` and/or its reset, when that is
-    /// all it has to send.
-    fn write_fin_only(
-        &mut self,
-        now: Timestamp,
-        stream: i64,
-        space: usize,
-        buf: &mut BytesMut,
-    ) -> bool {
-        let number = self.peek_packet_number();
-        let state = self
-            .streams
-            .get_mut(&stream)
-            .expect("sendable stream exists");
-        let end = state
-            .send
-            .final_offset()
-            .filter(|_| state.send.fin_sendable());
-        let reset = state.send.reset_unsent();
-        // A reset lies at or before the end; the end rides along only when it is the same
-        // offset (otherwise data lies between them and carries the end later).
-        let Some(offset) = reset.or(end) else {
+        let Some((message, data)) = self.streams.next_packet(number, space, self.mtu.current())
+        else {
             return false;
         };
-        let fin = end == Some(offset);
-        let message = FrameMessage {
-            packet_number: number,
-            body: Some(Body::Packet(Packet {
-                stream_id: stream,
-                stream_offset: offset,
-                flags: state.options.packet_flags(fin, reset.is_some()),
-                ..Default::default()
-            })),
-            ..Default::default()
-        };
-        let size = encoded_frame_len(&message);
-        if size > space {
-            return false;
-        }
-        self.send_stream_frame(now, buf, &message, stream, None, fin, reset);
-        true
-    }
-
-    /// Writes a packet of `stream` carrying `range` (and the stream's end when `fin`, its
-    /// reset to an offset when `reset`) and books it: packet number, the end's and the reset's
-    /// state, pacing, loss recovery, round-robin position.
-    #[allow(clippy::too_many_arguments)] // one packet's parts, all needed to book it
-    fn send_stream_frame(
-        &mut self,
-        now: Timestamp,
-        buf: &mut BytesMut,
-        message: &FrameMessage,
-        stream: i64,
-        range: Option<(i64, std::ops::Range<u64>)>,
-        fin: bool,
-        reset: Option<u64>,
-    ) {
-        let number = message.packet_number;
-        if let Some(state) = self.streams.get_mut(&stream) {
-            if fin {
-                state.send.on_fin_sent();
-            }
-            if let Some(offset) = reset {
-                state.send.on_reset_sent(offset);
-            }
-        }
+        self.stats.retransmitted_bytes += data.retransmitted;
         self.next_packet_number += u64::from(number != 0);
-        let size = self.write_frame(message, buf) as u64;
+        let size = self.write_frame(&message, buf) as u64;
         self.pacer.on_sent(now, size, self.congestion.pacing_rate());
         let app_limited = !self.has_sendable_data();
         let packet = SentPacket {
             time_sent: now,
             size,
             ack_eliciting: true,
-            range,
-            fin: fin.then_some(stream),
-            reset: reset.map(|offset| (stream, offset)),
-            latency: self.streams.get(&stream).is_some_and(|s| s.options.latency),
+            range: data.range,
+            fin: data.fin,
+            reset: data.reset,
+            latency: data.latency,
         };
         self.on_packet_sent(number, packet, app_limited);
-        self.next_stream = stream.wrapping_add(1);
-    }
-
-    /// Round-robin: the first stream at or after `next_stream` with data to send.
-    fn next_sendable_stream(&self) -> Option<i64> {
-        let sendable = |(_, s): &(&i64, &super::StreamState)| s.send.has_sendable(s.peer_limit);
-        self.streams
-            .range(self.next_stream..)
-            .find(sendable)
-            .or_else(|| self.streams.range(..self.next_stream).find(sendable))
-            .map(|(&id, _)| id)
+        true
     }
 }
