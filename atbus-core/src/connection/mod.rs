@@ -65,6 +65,7 @@ pub mod ack;
 mod budget;
 mod config;
 mod pacer;
+mod path;
 mod pmtud;
 mod receive;
 mod recovery;
@@ -72,23 +73,16 @@ mod rtt;
 mod streams;
 mod transmit;
 
-use std::collections::VecDeque;
-
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::Timestamp;
-use crate::congestion::{CongestionController, new_controller};
-use crate::frame::StreamDecoder;
 use crate::proto::CloseReason;
-use crate::stream::{Abandoned, MessageMeta, RangeSet, WriteError};
+use crate::stream::{Abandoned, MessageMeta, WriteError};
 
 pub use config::{ConnectionConfig, REDUNDANT_MESSAGE_MAX, StreamOptions};
+pub use path::Path;
 pub use rtt::RttEstimator;
 pub use streams::StreamSet;
-
-use pacer::Pacer;
-use pmtud::MtuDiscovery;
-use recovery::SentPackets;
 
 /// Most bytes one `poll_transmit` writes on a byte-stream connection; also the fragment size
 /// there.
@@ -175,76 +169,19 @@ pub struct ConnectionStats {
     pub packets_refused: u64,
 }
 
-/// A reliable datagram connection (sans-IO).
+/// A reliable connection (sans-IO): one [`Path`] carrying one [`StreamSet`].
 #[derive(Debug)]
 pub struct Connection {
-    config: ConnectionConfig,
-    /// The streams it carries (end-to-end state, apart from this path's packets).
+    path: Path,
     streams: StreamSet,
-    // Packet numbers we received, and acknowledgement scheduling.
-    received: RangeSet,
-    /// Packet numbers below this are no longer tracked (older acknowledgement ranges pruned).
-    received_floor: u64,
-    largest_received: u64,
-    ack_eliciting_unacked: u32,
-    ack_deadline: Option<Timestamp>,
-    ack_now: bool,
-    // Sending side.
-    next_packet_number: u64,
-    sent: SentPackets,
-    rtt: RttEstimator,
-    congestion: Box<dyn CongestionController>,
-    pto_count: u32,
-    probe_pending: bool,
-    pacer: Pacer,
-    mtu: MtuDiscovery,
-    last_ack_eliciting_sent: Option<Timestamp>,
-    last_received: Timestamp,
-    /// Events of the connection itself (its close); stream events come from `streams`.
-    events: VecDeque<ConnectionEvent>,
-    /// Decoded frames of the datagram being handled (kept to reuse its allocation).
-    frame_scratch: Vec<crate::frame::Frame>,
-    /// Present on byte-stream connections: they decode frames from a byte stream and need no
-    /// packet numbers, loss recovery, congestion control or pacing (the transport does that).
-    stream_decoder: Option<StreamDecoder>,
-    closed: Option<CloseReason>,
-    close_frame_pending: bool,
-    stats: ConnectionStats,
 }
 
 impl Connection {
-    /// A connection that starts at `now`.
+    /// A connection over a datagram link that starts at `now`.
     pub fn new(config: ConnectionConfig, now: Timestamp) -> Self {
-        let congestion = new_controller(
-            config.congestion,
-            config.max_datagram as u64,
-            config.initial_rtt,
-        );
         Self {
-            rtt: RttEstimator::new(config.initial_rtt),
             streams: StreamSet::new(config.clone()),
-            received: RangeSet::new(),
-            received_floor: 0,
-            largest_received: 0,
-            ack_eliciting_unacked: 0,
-            ack_deadline: None,
-            ack_now: false,
-            next_packet_number: 1,
-            sent: SentPackets::default(),
-            congestion,
-            pto_count: 0,
-            probe_pending: false,
-            pacer: Pacer::new(config.max_datagram as u64, now),
-            mtu: MtuDiscovery::new(config.max_datagram, config.max_mtu),
-            last_ack_eliciting_sent: None,
-            last_received: now,
-            events: VecDeque::new(),
-            frame_scratch: Vec::new(),
-            stream_decoder: None,
-            closed: None,
-            close_frame_pending: false,
-            stats: ConnectionStats::default(),
-            config,
+            path: Path::new(config, now),
         }
     }
 
@@ -253,46 +190,41 @@ impl Connection {
     /// retransmitted by timers; unacknowledged data is still kept until the peer's stream
     /// acknowledgements release it, so that it can be sent another way if the stream dies.
     pub fn byte_stream(config: ConnectionConfig, now: Timestamp) -> Self {
-        let decoder = StreamDecoder::new(config.frame_limits);
-        let config = ConnectionConfig {
-            max_datagram: BYTE_STREAM_WRITE,
-            max_mtu: BYTE_STREAM_WRITE,
-            congestion: crate::congestion::CongestionKind::Disabled,
-            ..config
-        };
-        let mut connection = Self::new(config, now);
-        connection.stream_decoder = Some(decoder);
-        connection
+        let path = Path::byte_stream(config, now);
+        Self {
+            streams: StreamSet::new(path.config.clone()),
+            path,
+        }
     }
 
     /// Whether this connection runs over a byte stream.
     pub fn is_byte_stream(&self) -> bool {
-        self.stream_decoder.is_some()
+        self.path.is_byte_stream()
     }
 
     /// The settings.
     pub fn config(&self) -> &ConnectionConfig {
-        &self.config
+        self.path.config()
     }
 
     /// The datagram size in use (raised by path-MTU discovery).
     pub fn current_mtu(&self) -> usize {
-        self.mtu.current()
+        self.path.current_mtu()
     }
 
     /// The RTT estimate.
     pub fn rtt(&self) -> &RttEstimator {
-        &self.rtt
+        self.path.rtt()
     }
 
     /// Counters.
     pub fn stats(&self) -> &ConnectionStats {
-        &self.stats
+        self.path.stats()
     }
 
     /// Why the connection closed, once it has.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        self.closed
+        self.path.close_reason()
     }
 
     /// Queues a message on `stream` (opened on first use).
@@ -303,17 +235,17 @@ impl Connection {
         data: Bytes,
         meta: Option<MessageMeta>,
     ) -> Result<(), SendError> {
-        if self.closed.is_some() {
+        if self.path.close_reason().is_some() {
             return Err(SendError::Closed);
         }
-        self.streams
-            .send(stream, data, meta, self.config.max_datagram)
+        let max_datagram = self.path.config().max_datagram;
+        self.streams.send(stream, data, meta, max_datagram)
     }
 
     /// Ends `stream` after the messages already queued on it; the peer gets
     /// [`ConnectionEvent::StreamFinished`] once it delivered them all.
     pub fn finish(&mut self, stream: i64) -> Result<(), SendError> {
-        if self.closed.is_some() {
+        if self.path.close_reason().is_some() {
             return Err(SendError::Closed);
         }
         self.streams.finish(stream)
@@ -339,7 +271,7 @@ impl Connection {
         stream: i64,
         options: StreamOptions,
     ) -> Result<(), SendError> {
-        if self.closed.is_some() {
+        if self.path.close_reason().is_some() {
             return Err(SendError::Closed);
         }
         self.streams.set_stream_options(stream, options)
@@ -351,7 +283,7 @@ impl Connection {
     /// stream. For data that is late (a game state superseded by a newer one), or that a
     /// session delivered another way.
     pub fn reset_stream(&mut self, stream: i64) -> Result<Abandoned, SendError> {
-        if self.closed.is_some() {
+        if self.path.close_reason().is_some() {
             return Err(SendError::Closed);
         }
         self.streams.reset_stream(stream)
@@ -362,64 +294,48 @@ impl Connection {
         self.streams.unacked_bytes()
     }
 
+    /// The streams it carries.
+    pub fn streams(&self) -> &StreamSet {
+        &self.streams
+    }
+
     /// Closes the connection: a close frame goes out with the next transmit.
     pub fn close(&mut self, reason: CloseReason) {
-        if self.closed.is_none() {
-            self.close_frame_pending = true;
-            self.closed = Some(reason);
-            self.events.push_back(ConnectionEvent::Closed { reason });
-        }
+        self.path.close(reason);
     }
 
     /// The next event, if any: stream events (messages, stream ends) first, then the
     /// connection's close, which comes after everything delivered before it.
     pub fn poll_event(&mut self) -> Option<ConnectionEvent> {
-        self.streams
-            .poll_event()
-            .or_else(|| self.events.pop_front())
+        self.streams.poll_event().or_else(|| self.path.poll_event())
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        if self.closed.is_some() {
-            return None;
-        }
-        let idle = self.last_received + self.config.idle_timeout();
-        let keepalive =
-            self.last_ack_eliciting_sent.unwrap_or(self.last_received) + self.config.ping_interval;
-        [
-            self.ack_deadline,
-            self.recovery_deadline(),
-            Some(idle),
-            Some(keepalive),
-            self.pacing_deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        self.path.poll_timeout(&self.streams)
     }
 
     /// A timeout expired: acknowledgements, loss detection, probes, keep-alive, idle.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        if self.closed.is_some() {
-            return;
-        }
-        if now >= self.last_received + self.config.idle_timeout() {
-            self.closed = Some(CloseReason::IdleTimeout);
-            self.events.push_back(ConnectionEvent::Closed {
-                reason: CloseReason::IdleTimeout,
-            });
-            return;
-        }
-        if self.ack_deadline.is_some_and(|deadline| now >= deadline) {
-            self.ack_now = true;
-        }
-        self.on_recovery_timeout(now);
-        let keepalive =
-            self.last_ack_eliciting_sent.unwrap_or(self.last_received) + self.config.ping_interval;
-        if now >= keepalive {
-            self.probe_pending = true;
-        }
+        self.path.handle_timeout(&mut self.streams, now);
+    }
+
+    /// A datagram arrived. A datagram that does not decode is dropped and counted; a frame that
+    /// breaks a protocol rule closes the connection with a reason.
+    pub fn handle_datagram(&mut self, now: Timestamp, datagram: Bytes) {
+        self.path.handle_datagram(&mut self.streams, now, datagram);
+    }
+
+    /// Bytes arrived on a byte-stream connection, in any split. A byte stream that breaks the
+    /// frame format cannot be resynchronised: the connection closes with the decoder's reason.
+    pub fn handle_bytes(&mut self, now: Timestamp, data: &[u8]) {
+        self.path.handle_bytes(&mut self.streams, now, data);
+    }
+
+    /// Appends the next datagram (or the next bytes of a byte stream) to `buf` and returns its
+    /// size, or `None` when there is nothing to send now.
+    pub fn poll_transmit(&mut self, now: Timestamp, buf: &mut BytesMut) -> Option<usize> {
+        self.path.poll_transmit(&mut self.streams, now, buf)
     }
 }
 

@@ -6,15 +6,15 @@ use bytes::Bytes;
 
 use super::ack::{MAX_ACK_RANGES, decode_packet_ack};
 use super::streams::PacketOutcome;
-use super::{Connection, ConnectionEvent};
+use super::{ConnectionEvent, Path, StreamSet};
 use crate::Timestamp;
 use crate::frame::DatagramDecoder;
 use crate::proto::{Acknowledge, CloseReason, Packet, PacketFlag, frame_message::Body};
 
-impl Connection {
+impl Path {
     /// A datagram arrived. A datagram that does not decode is dropped and counted; a frame that
     /// breaks a protocol rule closes the connection with a reason.
-    pub fn handle_datagram(&mut self, now: Timestamp, datagram: Bytes) {
+    pub fn handle_datagram(&mut self, streams: &mut StreamSet, now: Timestamp, datagram: Bytes) {
         if self.closed.is_some() {
             return;
         }
@@ -36,14 +36,14 @@ impl Connection {
         }
         self.stats.datagrams_received += 1;
         self.stats.bytes_received += len;
-        self.on_frames(now, &mut frames, Some(len));
+        self.on_frames(streams, now, &mut frames, Some(len));
         frames.clear();
         self.frame_scratch = frames;
     }
 
     /// Bytes arrived on a byte-stream connection, in any split. A byte stream that breaks the
     /// frame format cannot be resynchronised: the connection closes with the decoder's reason.
-    pub fn handle_bytes(&mut self, now: Timestamp, data: &[u8]) {
+    pub fn handle_bytes(&mut self, streams: &mut StreamSet, now: Timestamp, data: &[u8]) {
         if self.closed.is_some() {
             return;
         }
@@ -59,18 +59,19 @@ impl Connection {
                 Ok(Some(frame)) => frames.push(frame),
                 Ok(None) => break,
                 Err(error) => {
-                    self.on_frames(now, &mut frames, None);
+                    self.on_frames(streams, now, &mut frames, None);
                     return self.close(error.close_reason());
                 }
             }
         }
-        self.on_frames(now, &mut frames, None);
+        self.on_frames(streams, now, &mut frames, None);
     }
 
     /// Frames of one datagram (`datagram_len` is its size) or of a byte stream (`None`: each
     /// frame's payloads pin its own bytes).
     fn on_frames(
         &mut self,
+        streams: &mut StreamSet,
         now: Timestamp,
         frames: &mut Vec<crate::frame::Frame>,
         datagram_len: Option<u64>,
@@ -92,7 +93,7 @@ impl Connection {
                 Some(Body::Packet(packet)) => {
                     urgent |= packet.flags & PacketFlag::AckImmediately as u32 != 0;
                     let source_len = datagram_len.unwrap_or(frame.wire_len as u64);
-                    if !self.on_stream_packet(packet, source_len) {
+                    if !self.on_stream_packet(streams, packet, source_len) {
                         if self.closed.is_some() {
                             return;
                         }
@@ -106,7 +107,7 @@ impl Connection {
                 Some(Body::Ping(_)) => true,
                 Some(Body::Pong(_)) | None => false,
                 Some(Body::Acknowledge(ack)) => {
-                    self.on_acknowledge(now, &ack);
+                    self.on_acknowledge(streams, now, &ack);
                     false
                 }
                 Some(Body::Close(close)) => {
@@ -136,7 +137,7 @@ impl Connection {
             }
             self.largest_received = self.largest_received.max(number);
         }
-        self.deliver();
+        self.deliver(streams);
     }
 
     /// Forgets old ranges of received packet numbers: acknowledgements only ever report the
@@ -158,8 +159,13 @@ impl Connection {
     /// (the receive budget is full, or it reaches beyond the grant) is left unacknowledged so
     /// that the sender resends it. On a byte stream, which never resends, refusal closes the
     /// connection instead: data ahead of a hole or beyond the grant does not conform there.
-    fn on_stream_packet(&mut self, packet: Packet, source_len: u64) -> bool {
-        match self.streams.on_packet(packet, source_len) {
+    fn on_stream_packet(
+        &mut self,
+        streams: &mut StreamSet,
+        packet: Packet,
+        source_len: u64,
+    ) -> bool {
+        match streams.on_packet(packet, source_len) {
             PacketOutcome::Taken => true,
             PacketOutcome::Refused => {
                 if self.is_byte_stream() {
@@ -174,7 +180,7 @@ impl Connection {
         }
     }
 
-    fn on_acknowledge(&mut self, now: Timestamp, ack: &Acknowledge) {
+    fn on_acknowledge(&mut self, streams: &mut StreamSet, now: Timestamp, ack: &Acknowledge) {
         if let Some(packets) = &ack.packets {
             let Ok(ranges) = decode_packet_ack(packets) else {
                 return self.close(CloseReason::ProtocolViolation);
@@ -186,17 +192,17 @@ impl Connection {
                 return self.close(CloseReason::ProtocolViolation);
             }
             let delay = Duration::from_micros(ack.ack_delay_microseconds.min(u64::from(u32::MAX)));
-            self.on_packets_acked(now, &ranges, delay);
+            self.on_packets_acked(streams, now, &ranges, delay);
         }
-        if let Err(reason) = self.streams.on_stream_acks(&ack.streams) {
+        if let Err(reason) = streams.on_stream_acks(&ack.streams) {
             self.close(reason);
         }
     }
 
     /// Moves whole messages to the event queue; an acknowledgement goes out at once when that
     /// freed memory streams were waiting for.
-    fn deliver(&mut self) {
-        if self.streams.deliver() {
+    fn deliver(&mut self, streams: &mut StreamSet) {
+        if streams.deliver() {
             self.ack_now = true;
         }
     }

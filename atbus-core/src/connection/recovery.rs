@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::time::Duration;
 
-use super::Connection;
+use super::{Path, StreamSet};
 use crate::Timestamp;
 use crate::congestion::SentPacketInfo;
 
@@ -59,7 +59,7 @@ impl SentPackets {
     }
 }
 
-impl Connection {
+impl Path {
     pub(super) fn on_packet_sent(&mut self, number: u64, packet: SentPacket, app_limited: bool) {
         if self.is_byte_stream() {
             // The transport is reliable: nothing to track per frame. Keep-alive timing still
@@ -87,6 +87,7 @@ impl Connection {
     /// Applies the peer's acknowledgement of `ranges` (descending) of our packet numbers.
     pub(super) fn on_packets_acked(
         &mut self,
+        streams: &mut StreamSet,
         now: Timestamp,
         ranges: &[Range<u64>],
         ack_delay: Duration,
@@ -126,7 +127,7 @@ impl Connection {
             self.mtu.on_probe_acked(*number);
             // On a direct connection the peer endpoint itself acknowledged the packet: the end
             // of stream it carried has arrived (through relays, stream acknowledgements say so).
-            self.streams.on_packet_acked(packet.fin, packet.reset);
+            streams.on_packet_acked(packet.fin, packet.reset);
         }
         let (smoothed, min) = (self.rtt.smoothed(), self.rtt.min());
         for (number, packet) in &newly_acked {
@@ -138,14 +139,14 @@ impl Connection {
         newly_acked.clear();
         self.sent.acked_scratch = newly_acked;
         self.pto_count = 0;
-        self.detect_lost(now);
+        self.detect_lost(streams, now);
     }
 
     fn loss_delay(&self) -> Duration {
         (self.rtt.smoothed().max(self.rtt.latest()) * 9 / 8).max(GRANULARITY)
     }
 
-    fn detect_lost(&mut self, now: Timestamp) {
+    fn detect_lost(&mut self, streams: &mut StreamSet, now: Timestamp) {
         self.sent.loss_time = None;
         let Some(largest_acked) = self.sent.largest_acked else {
             return;
@@ -175,8 +176,7 @@ impl Connection {
             self.stats.packets_lost += 1;
             latest_lost =
                 Some(latest_lost.map_or(packet.time_sent, |t: Timestamp| t.max(packet.time_sent)));
-            self.streams
-                .on_packet_lost(packet.range, packet.fin, packet.reset);
+            streams.on_packet_lost(packet.range, packet.fin, packet.reset);
         }
         if let Some(sent_at) = latest_lost {
             self.congestion.on_congestion_event(now, sent_at);
@@ -223,9 +223,9 @@ impl Connection {
             .map(|sent| sent + self.pto_duration())
     }
 
-    pub(super) fn on_recovery_timeout(&mut self, now: Timestamp) {
+    pub(super) fn on_recovery_timeout(&mut self, streams: &mut StreamSet, now: Timestamp) {
         if self.sent.loss_time.is_some_and(|t| t <= now) {
-            self.detect_lost(now);
+            self.detect_lost(streams, now);
             return;
         }
         if self
@@ -249,7 +249,7 @@ impl Connection {
             .find(|p| p.range.is_some() || p.fin.is_some() || p.reset.is_some())
             .map(|p| (p.range.clone(), p.fin, p.reset))
         {
-            self.streams.on_packet_lost(range, fin, reset);
+            streams.on_packet_lost(range, fin, reset);
         }
         self.probe_pending = true;
         // The probe counts from now.

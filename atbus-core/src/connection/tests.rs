@@ -422,7 +422,7 @@ fn keepalive_holds_an_idle_connection_and_silence_closes_it() {
     // The peer goes silent: declared gone ping interval × (faults + 1) = 24 s after the last
     // datagram from it.
     pair.drop = Box::new(|_, _, _| true);
-    let silent_since = pair.a.last_received;
+    let silent_since = pair.a.path.last_received;
     pair.run_until(silent_since + Duration::from_millis(23_999));
     assert_eq!(pair.a.close_reason(), None);
     pair.run_until(silent_since + Duration::from_millis(24_001));

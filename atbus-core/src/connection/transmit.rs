@@ -2,9 +2,9 @@
 
 use bytes::BytesMut;
 
-use super::Connection;
 use super::ack::encode_packet_ack;
 use super::recovery::SentPacket;
+use super::{Path, StreamSet};
 use crate::Timestamp;
 use crate::frame::{encode_frame, encoded_frame_len};
 use crate::proto::{Acknowledge, ConnectionClose, FrameMessage, PingData, frame_message::Body};
@@ -14,10 +14,15 @@ const ACK_FRAME_OVERHEAD: usize = 400;
 /// Below this much space a data frame is not worth starting.
 const MIN_DATA_SPACE: usize = 64;
 
-impl Connection {
+impl Path {
     /// Appends the next datagram to `buf` and returns its size, or `None` when there is
     /// nothing to send now.
-    pub fn poll_transmit(&mut self, now: Timestamp, buf: &mut BytesMut) -> Option<usize> {
+    pub fn poll_transmit(
+        &mut self,
+        streams: &mut StreamSet,
+        now: Timestamp,
+        buf: &mut BytesMut,
+    ) -> Option<usize> {
         let start = buf.len();
         if self.closed.is_some() {
             if !self.close_frame_pending {
@@ -39,12 +44,12 @@ impl Connection {
         if let Some(size) = self.probe_size_due() {
             return self.write_mtu_probe(now, size, buf, start);
         }
-        let has_data = self.has_sendable_data();
-        if self.ack_now || (has_data && self.ack_wanted()) {
-            self.write_ack(now, buf);
+        let has_data = self.has_sendable_data(streams);
+        if self.ack_now || (has_data && self.ack_wanted(streams)) {
+            self.write_ack(streams, now, buf);
         }
         let mut ack_eliciting = false;
-        while has_data && self.has_sendable_data() {
+        while has_data && self.has_sendable_data(streams) {
             let used = buf.len() - start;
             let space = self.mtu.current().saturating_sub(used);
             if space < MIN_DATA_SPACE {
@@ -55,9 +60,9 @@ impl Connection {
             {
                 break;
             }
-            if !self.write_stream_packet(now, space, buf) {
+            if !self.write_stream_packet(streams, now, space, buf) {
                 // Let the other streams go first next time.
-                self.streams.rotate();
+                streams.rotate();
                 break;
             }
             ack_eliciting = true;
@@ -126,8 +131,8 @@ impl Connection {
         encode_frame(message, &self.config.frame_limits, buf).expect("frame within limits")
     }
 
-    fn ack_wanted(&self) -> bool {
-        self.ack_eliciting_unacked > 0 || self.streams.ack_wanted()
+    fn ack_wanted(&self, streams: &StreamSet) -> bool {
+        self.ack_eliciting_unacked > 0 || streams.ack_wanted()
     }
 
     /// A path-MTU probe is due: a datagram connection that has measured an RTT (the path
@@ -193,30 +198,29 @@ impl Connection {
 
     /// When the pacer next allows a packet, if data waits for it within the window (the same
     /// conditions `poll_transmit` applies, so the deadline always leads to a send).
-    pub(super) fn pacing_deadline(&self) -> Option<Timestamp> {
+    pub(super) fn pacing_deadline(&self, streams: &StreamSet) -> Option<Timestamp> {
         let rate = self.congestion.pacing_rate()?;
-        if !self.has_sendable_data() || !self.window_open() {
+        if !self.has_sendable_data(streams) || !self.window_open() {
             return None;
         }
         Some(self.pacer.next_ready(rate))
     }
 
-    pub(super) fn has_sendable_data(&self) -> bool {
-        self.streams.has_sendable()
+    pub(super) fn has_sendable_data(&self, streams: &StreamSet) -> bool {
+        streams.has_sendable()
     }
 
-    fn write_ack(&mut self, now: Timestamp, buf: &mut BytesMut) {
+    fn write_ack(&mut self, streams: &mut StreamSet, now: Timestamp, buf: &mut BytesMut) {
         // Stream states go in while they fit one datagram; the rest wait for the next frame.
-        let streams = self
-            .streams
-            .stream_acks(self.mtu.current().saturating_sub(ACK_FRAME_OVERHEAD));
+        let stream_acks =
+            streams.stream_acks(self.mtu.current().saturating_sub(ACK_FRAME_OVERHEAD));
         let delay = self.ack_deadline.map_or(0, |deadline| {
             (now - (deadline - self.config.max_ack_delay)).as_micros() as u64
         });
         let ack = FrameMessage {
             packet_number: self.take_packet_number(),
             body: Some(Body::Acknowledge(Acknowledge {
-                streams,
+                streams: stream_acks,
                 timepoint_microseconds: 0,
                 ack_delay_microseconds: delay,
                 packets: if self.is_byte_stream() {
@@ -234,17 +238,22 @@ impl Connection {
     }
 
     /// Writes one packet of stream data into at most `space` bytes; false if nothing fit.
-    fn write_stream_packet(&mut self, now: Timestamp, space: usize, buf: &mut BytesMut) -> bool {
+    fn write_stream_packet(
+        &mut self,
+        streams: &mut StreamSet,
+        now: Timestamp,
+        space: usize,
+        buf: &mut BytesMut,
+    ) -> bool {
         let number = self.peek_packet_number();
-        let Some((message, data)) = self.streams.next_packet(number, space, self.mtu.current())
-        else {
+        let Some((message, data)) = streams.next_packet(number, space, self.mtu.current()) else {
             return false;
         };
         self.stats.retransmitted_bytes += data.retransmitted;
         self.next_packet_number += u64::from(number != 0);
         let size = self.write_frame(&message, buf) as u64;
         self.pacer.on_sent(now, size, self.congestion.pacing_rate());
-        let app_limited = !self.has_sendable_data();
+        let app_limited = !self.has_sendable_data(streams);
         let packet = SentPacket {
             time_sent: now,
             size,
