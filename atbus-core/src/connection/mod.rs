@@ -70,6 +70,7 @@ mod pmtud;
 mod receive;
 mod recovery;
 mod rtt;
+mod session;
 mod streams;
 mod transmit;
 
@@ -82,6 +83,7 @@ use crate::stream::{Abandoned, MessageMeta, WriteError};
 pub use config::{ConnectionConfig, REDUNDANT_MESSAGE_MAX, StreamOptions};
 pub use path::Path;
 pub use rtt::RttEstimator;
+pub use session::{AddPathError, PathId, Session, SessionEvent};
 pub use streams::StreamSet;
 
 /// Most bytes one `poll_transmit` writes on a byte-stream connection; also the fragment size
@@ -343,5 +345,7 @@ impl Connection {
 mod memory_tests;
 #[cfg(test)]
 mod reset_tests;
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod tests;

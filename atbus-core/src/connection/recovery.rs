@@ -183,6 +183,22 @@ impl Path {
         }
     }
 
+    /// The path is gone (its transport died, or it closed): what it had in flight goes back to
+    /// the streams to be sent on another path. A byte stream does not track what it carried,
+    /// so everything unacknowledged goes back.
+    pub fn abandon(&mut self, streams: &mut StreamSet) {
+        if self.is_byte_stream() {
+            streams.on_all_lost();
+            return;
+        }
+        for (_, packet) in std::mem::take(&mut self.sent.packets) {
+            streams.on_packet_lost(packet.range, packet.fin, packet.reset);
+        }
+        self.sent.bytes_in_flight = 0;
+        self.sent.latency_in_flight = 0;
+        self.sent.loss_time = None;
+    }
+
     /// Probe timeouts follow latency mode when the connection is in it, or when data of a
     /// latency-mode stream is in flight.
     fn latency_probing(&self) -> bool {

@@ -440,6 +440,15 @@ impl StreamSet {
         }
     }
 
+    /// Everything in flight is lost (the path carrying it died and did not say what it
+    /// carried): every unacknowledged byte, end and reset goes out again. The peer takes each
+    /// byte once, so what it already had costs bandwidth, never a duplicate delivery.
+    pub(super) fn on_all_lost(&mut self) {
+        for state in self.streams.values_mut() {
+            state.send.on_all_lost();
+        }
+    }
+
     // ----- acknowledgements -----
 
     /// Stream acknowledgements for the streams whose receive state changed, while they fit in

@@ -492,9 +492,14 @@ impl SendBuffer {
         }
     }
 
-    /// Declares everything in flight lost (the connection carrying it died).
+    /// Declares everything in flight lost (the connection carrying it died): data, and the
+    /// end and reset if they were in flight, go out again.
     pub fn on_all_lost(&mut self) {
         self.on_lost(self.acked..self.next_new);
+        self.on_fin_lost();
+        if let ResetState::InFlight(offset) = self.reset {
+            self.reset = ResetState::Unsent(offset);
+        }
     }
 }
 

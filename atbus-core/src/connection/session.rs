@@ -1,0 +1,273 @@
+//! A session: the streams between two nodes, carried over several paths at once.
+//!
+//! A [`Session`] owns one [`StreamSet`] and any number of [`Path`]s (a UDP path and a TCP one,
+//! two UDP paths, ...), each named by a [`PathId`] its owner chooses. Stream offsets are the
+//! same on every path, so a byte may travel any path, and the receiver takes each byte once
+//! whatever path brought it: a range lost on one path is sent again on another, and nothing is
+//! delivered twice.
+//!
+//! # State machine
+//!
+//! ```text
+//!   paths:  added ──handle_* / poll_*──▶ open ──closes (idle, peer, violation)──▶ removed
+//!                                         │                                      ▲
+//!                                         └────────── remove_path ───────────────┘
+//! ```
+//!
+//! The session itself has no state beyond its paths and streams: it lives while its owner
+//! keeps it, with no path at all in between (messages then wait in the streams' send buffers).
+//!
+//! - **Sending — the scheduler** (lowest RTT with room): `poll_transmit` offers each open path
+//!   the chance to write a datagram, in order of smoothed RTT (ties by id). A path writes its
+//!   acknowledgements and probes whenever due, and stream data only while its congestion window
+//!   and pacer allow, so data fills the fastest path first and overflows to the next.
+//! - **Receiving**: datagrams (or byte-stream bytes) arrive per path; stream data and stream
+//!   acknowledgements go to the shared streams, packet-number acknowledgements to their path.
+//! - **A path dies** (`remove_path`, or it closes by itself: idle timeout, the peer's close, a
+//!   protocol violation): what it had in flight goes back to the streams at once
+//!   ([`Path::abandon`]) and is sent on the other paths; the owner is told
+//!   ([`SessionEvent::PathClosed`]).
+//!
+//! # Invariants
+//!
+//! - Every message is delivered once, in order per stream, whatever paths carried it and
+//!   whichever died (the stream layer's offsets, not the paths, decide what is new).
+//! - A closed path sends nothing more (its close frame aside) and leaves the session once its
+//!   close is reported and its close frame went out.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+
+use super::{ConnectionConfig, ConnectionEvent, Path, SendError, StreamOptions, StreamSet};
+use crate::Timestamp;
+use crate::proto::CloseReason;
+use crate::stream::{Abandoned, MessageMeta};
+
+/// A path of a session, named by the session's owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PathId(pub u64);
+
+/// Something the session tells its owner.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    /// A whole message arrived on `stream`.
+    Message {
+        /// The stream.
+        stream: i64,
+        /// The payload.
+        data: Bytes,
+        /// Its metadata.
+        meta: MessageMeta,
+    },
+    /// The peer finished `stream` and every message on it was delivered.
+    StreamFinished {
+        /// The stream.
+        stream: i64,
+    },
+    /// A path closed by itself and left the session; what it had in flight goes on the others.
+    PathClosed {
+        /// The path.
+        path: PathId,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Why a path could not join a session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddPathError {
+    /// The session already has a path with this id.
+    #[error("path {0:?} already belongs to the session")]
+    Duplicate(PathId),
+}
+
+/// The streams between two nodes over several paths (see the module docs).
+#[derive(Debug)]
+pub struct Session {
+    streams: StreamSet,
+    paths: BTreeMap<PathId, Path>,
+    /// Paths that closed by themselves: reported, their in-flight data handed back; they stay
+    /// until their close frame (if any) went out.
+    closed: BTreeSet<PathId>,
+    events: VecDeque<SessionEvent>,
+}
+
+impl Session {
+    /// A session with no path yet; its streams follow `config`.
+    pub fn new(config: ConnectionConfig) -> Self {
+        Self {
+            streams: StreamSet::new(config),
+            paths: BTreeMap::new(),
+            closed: BTreeSet::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Adds a path (a [`Path::new`] for a datagram link, a [`Path::byte_stream`] for a byte
+    /// stream). Data waiting in the streams may leave on it at once.
+    pub fn add_path(&mut self, id: PathId, path: Path) -> Result<(), AddPathError> {
+        if self.paths.contains_key(&id) {
+            return Err(AddPathError::Duplicate(id));
+        }
+        self.paths.insert(id, path);
+        Ok(())
+    }
+
+    /// Removes a path whose transport died: what it had in flight is sent on the others.
+    /// Returns the path, or `None` if it was not in the session.
+    pub fn remove_path(&mut self, id: PathId) -> Option<Path> {
+        let mut path = self.paths.remove(&id)?;
+        if !self.closed.remove(&id) {
+            path.abandon(&mut self.streams);
+        }
+        Some(path)
+    }
+
+    /// The open paths, by id.
+    pub fn paths(&self) -> impl Iterator<Item = (PathId, &Path)> {
+        self.paths
+            .iter()
+            .filter(|(id, _)| !self.closed.contains(id))
+            .map(|(id, path)| (*id, path))
+    }
+
+    /// The streams.
+    pub fn streams(&self) -> &StreamSet {
+        &self.streams
+    }
+
+    /// Queues a message on `stream` (opened on first use). Its metadata must fit the smallest
+    /// datagram of any path ([`ConnectionConfig::max_datagram`]).
+    pub fn send(
+        &mut self,
+        stream: i64,
+        data: Bytes,
+        meta: Option<MessageMeta>,
+    ) -> Result<(), SendError> {
+        let max_datagram = self.streams.config().max_datagram;
+        self.streams.send(stream, data, meta, max_datagram)
+    }
+
+    /// Ends `stream` after the messages already queued on it.
+    pub fn finish(&mut self, stream: i64) -> Result<(), SendError> {
+        self.streams.finish(stream)
+    }
+
+    /// Abandons the unacknowledged messages of `stream` and returns them; the peer skips them.
+    pub fn reset_stream(&mut self, stream: i64) -> Result<Abandoned, SendError> {
+        self.streams.reset_stream(stream)
+    }
+
+    /// Sets latency mode and redundancy of `stream`.
+    pub fn set_stream_options(
+        &mut self,
+        stream: i64,
+        options: StreamOptions,
+    ) -> Result<(), SendError> {
+        self.streams.set_stream_options(stream, options)
+    }
+
+    /// A datagram arrived on `path`; ignored when the path is not in the session.
+    pub fn handle_datagram(&mut self, path: PathId, now: Timestamp, datagram: Bytes) {
+        if let Some(p) = self.paths.get_mut(&path) {
+            p.handle_datagram(&mut self.streams, now, datagram);
+        }
+        self.collect();
+    }
+
+    /// Bytes arrived on byte-stream `path`; ignored when the path is not in the session.
+    pub fn handle_bytes(&mut self, path: PathId, now: Timestamp, data: &[u8]) {
+        if let Some(p) = self.paths.get_mut(&path) {
+            p.handle_bytes(&mut self.streams, now, data);
+        }
+        self.collect();
+    }
+
+    /// Timers that are due run on every path.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        for path in self.paths.values_mut() {
+            if path.poll_timeout(&self.streams).is_some_and(|t| t <= now) {
+                path.handle_timeout(&mut self.streams, now);
+            }
+        }
+        self.collect();
+    }
+
+    /// The next datagram (or byte-stream bytes) to send, appended to `buf`, and the path it
+    /// goes on; `None` when nothing is due now. Paths are offered the chance in order of
+    /// smoothed RTT, so stream data takes the fastest path with room (see the module docs).
+    pub fn poll_transmit(&mut self, now: Timestamp, buf: &mut BytesMut) -> Option<(PathId, usize)> {
+        let mut order: Vec<(std::time::Duration, PathId)> = self
+            .paths
+            .iter()
+            .map(|(id, path)| (path.rtt().smoothed(), *id))
+            .collect();
+        order.sort_unstable();
+        for (_, id) in order {
+            let path = self.paths.get_mut(&id).expect("listed above");
+            if let Some(len) = path.poll_transmit(&mut self.streams, now, buf) {
+                return Some((id, len));
+            }
+            if self.closed.remove(&id) {
+                // Closed, and its close frame (if any) is out: it leaves.
+                self.paths.remove(&id);
+            }
+        }
+        self.collect();
+        None
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.paths
+            .values()
+            .filter_map(|path| path.poll_timeout(&self.streams))
+            .min()
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.collect();
+        self.events.pop_front()
+    }
+
+    /// Moves stream events to the queue, and retires paths that closed by themselves: their
+    /// close frame, if any, must go out first, so a path leaves once it has nothing to send.
+    fn collect(&mut self) {
+        while let Some(event) = self.streams.poll_event() {
+            self.events.push_back(match event {
+                ConnectionEvent::Message { stream, data, meta } => {
+                    SessionEvent::Message { stream, data, meta }
+                }
+                ConnectionEvent::StreamFinished { stream } => {
+                    SessionEvent::StreamFinished { stream }
+                }
+                // Streams do not close; paths do (below).
+                ConnectionEvent::Closed { .. } => continue,
+            });
+        }
+        let closed: Vec<(PathId, CloseReason)> = self
+            .paths
+            .iter_mut()
+            .filter_map(|(id, path)| {
+                let mut reason = None;
+                while let Some(event) = path.poll_event() {
+                    if let ConnectionEvent::Closed { reason: r } = event {
+                        reason = Some(r);
+                    }
+                }
+                reason.map(|r| (*id, r))
+            })
+            .collect();
+        for (id, reason) in closed {
+            if let Some(path) = self.paths.get_mut(&id) {
+                path.abandon(&mut self.streams);
+                self.closed.insert(id);
+                self.events
+                    .push_back(SessionEvent::PathClosed { path: id, reason });
+            }
+        }
+    }
+}
