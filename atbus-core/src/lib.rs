@@ -56,6 +56,7 @@ pub mod congestion;
 pub mod connection;
 pub mod discovery;
 pub mod frame;
+pub mod handshake;
 pub mod metrics;
 pub mod stream;
 pub mod time;
