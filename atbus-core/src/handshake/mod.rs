@@ -169,6 +169,8 @@ mod version;
 #[cfg(test)]
 mod initiator_tests;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod responder_tests;
 #[cfg(test)]
 mod test_support;
