@@ -15,7 +15,7 @@
 //! | `register_result` (responder → initiator) | responder's `name`, `min_version`, `max_version`, `instance_id`; `accepted { version, session_id }` or `refused { reason, message }`; `auth` |
 //!
 //! They ride in `frame_message` fields 16 and 17, alone in their frame ([`HandshakeBody`],
-//! [`carries_handshake`]); `docs/PROTOCOL.md` § 7 has the bytes.
+//! [`carries_handshake`]); `docs/PROTOCOL.md` § 6 has the bytes.
 //!
 //! # States
 //!
@@ -99,7 +99,7 @@
 //!    `handle_frame`, then drain again. On `Err`, close the connection with the error's
 //!    `close_reason()` (after sending the answer the responder queued), count the reason in the
 //!    metrics, and on the responder side of a datagram link keep the refused responder until
-//!    its deadline to answer repeated `register`s.
+//!    its [`deadline`](Responder::deadline) to answer repeated `register`s.
 //! 4. Once established: bind the connection to `Established::session_id` with
 //!    `Established::peer_name`, start the connection's streams at the agreed `version`, end the
 //!    session the responder [`replaced`](Responder::replaced) (if any) with `PEER_RESET`, and

@@ -315,9 +315,15 @@ impl Responder {
     /// waiting for `register`, then `None`.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         match self.stage {
-            Stage::AwaitingRegister(_) => Some(self.settings.timeout.deadline()),
+            Stage::AwaitingRegister(_) => Some(self.deadline()),
             _ => None,
         }
+    }
+
+    /// When the handshake fails if no `register` came: its start plus its deadline. A node on a
+    /// datagram link keeps a refused responder until then, to answer a repeated `register`.
+    pub fn deadline(&self) -> Timestamp {
+        self.settings.timeout.deadline()
     }
 
     /// Where the handshake is.

@@ -59,6 +59,7 @@ fn waits_for_register_until_the_deadline() {
     let mut responder = new_responder(&server());
     assert_eq!(responder.state(), ResponderState::AwaitingRegister);
     assert_eq!(responder.poll_timeout(), Some(at(30_000)));
+    assert_eq!(responder.deadline(), at(30_000));
     assert_eq!(responder.poll_body(), None);
     assert_eq!(
         responder.handle_frame(at(1), &FrameMessage::default(), &mut table()),

@@ -280,3 +280,55 @@ fn hostile_registers_end_in_typed_refusals() {
         assert_eq!(pair.responder.refusal().unwrap().close_reason(), reason);
     }
 }
+
+#[test]
+fn wire_vectors_match_the_protocol_document() {
+    use crate::frame::{FrameLimits, encode_frame};
+    use crate::proto::{Register, RegisterAccepted, RegisterResult, register_result::Outcome};
+
+    let encode = |body: HandshakeBody| {
+        let mut buf = bytes::BytesMut::new();
+        encode_frame(
+            &body.into_frame_message(),
+            &FrameLimits::default(),
+            &mut buf,
+        )
+        .unwrap();
+        buf.to_vec()
+    };
+    let register = Register {
+        name: "app-1".into(),
+        min_version: 3,
+        max_version: 3,
+        instance_id: 0x0102_0304_0506_0708,
+        ..Register::default()
+    };
+    assert_eq!(
+        encode(HandshakeBody::Register(register)),
+        [
+            0x03, 0x17, 0x82, 0x01, 0x14, 0x0a, 0x05, b'a', b'p', b'p', b'-', b'1', 0x10, 0x03,
+            0x18, 0x03, 0x21, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, 0x35, 0x0b, 0x78,
+            0x9b,
+        ]
+    );
+    let result = RegisterResult {
+        name: "relay-1".into(),
+        min_version: 3,
+        max_version: 3,
+        instance_id: 0x1112_1314_1516_1718,
+        outcome: Some(Outcome::Accepted(RegisterAccepted {
+            version: 3,
+            session_id: 0x2122_2324_2526_2728,
+        })),
+        ..RegisterResult::default()
+    };
+    assert_eq!(
+        encode(HandshakeBody::RegisterResult(result)),
+        [
+            0x03, 0x26, 0x8a, 0x01, 0x23, 0x0a, 0x07, b'r', b'e', b'l', b'a', b'y', b'-', b'1',
+            0x10, 0x03, 0x18, 0x03, 0x21, 0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11, 0x2a,
+            0x0b, 0x08, 0x03, 0x11, 0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21, 0x71, 0xe0,
+            0xa4, 0x82,
+        ]
+    );
+}
