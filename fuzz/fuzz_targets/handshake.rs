@@ -22,9 +22,9 @@ use std::time::Duration;
 use atbus_core::Timestamp;
 use atbus_core::frame::{FrameLimits, encode_frame};
 use atbus_core::handshake::{
-    DEFAULT_HANDSHAKE_DEADLINE, DuplicatePolicy, HandshakeBody, Initiator, InitiatorOptions,
-    InstanceId, LocalIdentity, MAX_MESSAGE_LEN, NoAuthentication, Responder, ResponderState,
-    SessionTable,
+    DEFAULT_HANDSHAKE_DEADLINE, DuplicatePolicy, Established, HandshakeBody, Initiator,
+    InitiatorOptions, InstanceId, LocalIdentity, MAX_MESSAGE_LEN, NoAuthentication, Refusal,
+    Responder, ResponderState, SessionTable,
 };
 use atbus_core::proto::{FrameMessage, RegisterResult, register_result::Outcome};
 use bytes::BytesMut;
@@ -45,8 +45,12 @@ fn check_sendable(body: &HandshakeBody) -> FrameMessage {
     message
 }
 
-fn state_of(responder: &Responder) -> String {
-    format!("{:?}", responder.state())
+/// A responder's final state, owned, to compare before and after a call.
+fn final_state(responder: &Responder) -> (Option<Established>, Option<Refusal>) {
+    (
+        responder.established().cloned(),
+        responder.refusal().cloned(),
+    )
 }
 
 fn check_responders(responders: &[Responder; 2], table: &SessionTable) {
@@ -122,11 +126,10 @@ fuzz_target!(|data: &[u8]| {
                 }
             } else {
                 let responder = &mut responders[usize::from(control >> 2 & 1)];
-                let before = state_of(responder);
-                let was_final = !matches!(responder.state(), ResponderState::AwaitingRegister);
+                let before = final_state(responder);
                 let _ = responder.handle_frame(now, &message, &mut table);
-                if was_final {
-                    assert_eq!(state_of(responder), before, "a final state is kept");
+                if before != (None, None) {
+                    assert_eq!(final_state(responder), before, "a final state is kept");
                 }
             }
         }

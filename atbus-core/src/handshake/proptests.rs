@@ -173,13 +173,17 @@ fn check_sendable(body: &HandshakeBody) {
     }
 }
 
-fn check_initiator_call(before: &Option<Final>, after: &Initiator, outcome: Result<(), String>) {
+fn check_initiator_call(
+    before: &Option<Final>,
+    after: &Initiator,
+    outcome: Result<(), HandshakeError>,
+) {
     let now = initiator_final(after);
     if before.is_some() {
         assert_eq!(&now, before, "a final state is kept");
     }
     match (&now, outcome) {
-        (Some(Final::Failed(error)), Err(reported)) => assert_eq!(reported, error.to_string()),
+        (Some(Final::Failed(error)), Err(reported)) => assert_eq!(&reported, error),
         (Some(Final::Failed(_)), Ok(())) => panic!("a failed handshake returned Ok"),
         // Established: a late violation is reported without changing the state.
         (Some(Final::Established(_)), Err(_)) => {
@@ -237,7 +241,7 @@ fn run(steps: Vec<Step>, options: InitiatorOptions) {
             Step::ToInitiator(frame) => {
                 let before = initiator_final(&initiator);
                 let outcome = initiator.handle_frame(now, &frame);
-                check_initiator_call(&before, &initiator, outcome.map_err(|e| e.to_string()));
+                check_initiator_call(&before, &initiator, outcome);
             }
             Step::Exchange => {
                 while let Some(body) = initiator.poll_body() {
@@ -252,7 +256,7 @@ fn run(steps: Vec<Step>, options: InitiatorOptions) {
                     check_sendable(&body);
                     let before = initiator_final(&initiator);
                     let outcome = initiator.handle_frame(now, &wire(body));
-                    check_initiator_call(&before, &initiator, outcome.map_err(|e| e.to_string()));
+                    check_initiator_call(&before, &initiator, outcome);
                 }
                 assert!(answers <= 1, "one answer per register");
             }
@@ -260,9 +264,10 @@ fn run(steps: Vec<Step>, options: InitiatorOptions) {
                 now += Duration::from_millis(u64::from(millis));
                 if initiator.poll_timeout().is_some_and(|t| t <= now) {
                     let before = initiator_final(&initiator);
-                    let outcome = initiator.handle_timeout(now);
-                    let reported = outcome.map_err(|t| HandshakeError::Timeout(t).to_string());
-                    check_initiator_call(&before, &initiator, reported);
+                    let outcome = initiator
+                        .handle_timeout(now)
+                        .map_err(HandshakeError::Timeout);
+                    check_initiator_call(&before, &initiator, outcome);
                 }
                 if responder.poll_timeout().is_some_and(|t| t <= now) {
                     let before = responder_final(&responder);

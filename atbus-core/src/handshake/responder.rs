@@ -225,6 +225,13 @@ impl Responder {
         table: &mut SessionTable,
     ) -> Result<(), Refusal> {
         let incoming = classify(message);
+        if let Some((register, result)) = self.stage.answered() {
+            // A register answered before is answered again: its sender missed the answer.
+            if matches!(incoming, Ok(Incoming::Register(again)) if again == register) {
+                self.outbox = Some(result.clone());
+                return self.stage.outcome();
+            }
+        }
         let next = match &mut self.stage {
             Stage::AwaitingRegister(waiting) => match incoming {
                 Ok(Incoming::Register(register)) => {
@@ -245,14 +252,8 @@ impl Responder {
                 Ok(Incoming::Data(body)) => refused(Misbehavior::UnexpectedBody { body }),
                 Err(misbehavior) => refused(misbehavior),
             },
-            Stage::Established {
-                register, result, ..
-            } => {
+            Stage::Established { .. } => {
                 return match incoming {
-                    Ok(Incoming::Register(again)) if again == register => {
-                        self.outbox = Some(result.clone());
-                        Ok(())
-                    }
                     Ok(Incoming::Register(_)) => {
                         Err(Refusal::PeerMisbehaved(Misbehavior::ChangedRegister))
                     }
@@ -266,30 +267,13 @@ impl Responder {
                     Ok(_) => Ok(()),
                 };
             }
-            Stage::Refused { refusal, answered } => {
-                if let (Ok(Incoming::Register(again)), Some((register, result))) =
-                    (incoming, answered)
-                {
-                    if again == register {
-                        self.outbox = Some(result.clone());
-                    }
-                }
-                return Err(refusal.clone());
-            }
+            Stage::Refused { refusal, .. } => return Err(refusal.clone()),
         };
         self.stage = next;
-        match &self.stage {
-            Stage::Established { result, .. }
-            | Stage::Refused {
-                answered: Some((_, result)),
-                ..
-            } => self.outbox = Some(result.clone()),
-            _ => {}
+        if let Some((_, result)) = self.stage.answered() {
+            self.outbox = Some(result.clone());
         }
-        match &self.stage {
-            Stage::Refused { refusal, .. } => Err(refusal.clone()),
-            _ => Ok(()),
-        }
+        self.stage.outcome()
     }
 
     /// The instant [`poll_timeout`](Self::poll_timeout) gave has come: refuses the connection
@@ -358,6 +342,30 @@ impl Responder {
         match &self.stage {
             Stage::Established { replaced, .. } => replaced.as_ref(),
             _ => None,
+        }
+    }
+}
+
+impl Stage {
+    /// The register this handshake answered and its answer, if a register decided it.
+    fn answered(&self) -> Option<(&Register, &RegisterResult)> {
+        match self {
+            Stage::Established {
+                register, result, ..
+            }
+            | Stage::Refused {
+                answered: Some((register, result)),
+                ..
+            } => Some((register, result)),
+            Stage::AwaitingRegister(_) | Stage::Refused { answered: None, .. } => None,
+        }
+    }
+
+    /// What `handle_frame` returns in this stage: the refusal once refused.
+    fn outcome(&self) -> Result<(), Refusal> {
+        match self {
+            Stage::Refused { refusal, .. } => Err(refusal.clone()),
+            _ => Ok(()),
         }
     }
 }
