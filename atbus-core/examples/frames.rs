@@ -51,6 +51,7 @@ fn sample_frames() -> Vec<(&'static str, FrameMessage)> {
             timepoint_microseconds: 8_001_250,
             ..Default::default()
         })),
+        ..Default::default()
     };
     let ack = FrameMessage {
         packet_number: 43,

@@ -20,8 +20,10 @@
 //! its clock at zero.
 //!
 //! Today the crate provides the [`frame`] codec, [`stream`] data handling, reliable datagram
-//! [`connection`]s with [`congestion`] control, and [`discovery`]: node records, their
-//! validation, the matching rules, route choice through relays, and an in-memory registry.
+//! [`connection`]s with [`congestion`] control, [`discovery`]: node records, their
+//! validation, the matching rules, route choice through relays, and an in-memory registry; the
+//! registration [`handshake`] that binds a connection to a session between two node names; and
+//! per-connection and per-peer [`metrics`] for exporters.
 //!
 //! # Frames
 //!
@@ -56,6 +58,8 @@ pub mod congestion;
 pub mod connection;
 pub mod discovery;
 pub mod frame;
+pub mod handshake;
+pub mod metrics;
 pub mod stream;
 pub mod time;
 

@@ -6,7 +6,8 @@ use atbus_core::frame::{
 };
 use atbus_core::proto::{
     Acknowledge, ConnectionClose, FrameMessage, MessageHead, Packet, PacketAcknowledge, PingData,
-    StreamAcknowledge, frame_message::Body,
+    Register, RegisterAccepted, RegisterRefused, RegisterResult, StreamAcknowledge,
+    frame_message::Body, register_result::Outcome,
 };
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
@@ -107,12 +108,61 @@ fn body() -> impl Strategy<Value = Option<Body>> {
     ]
 }
 
+/// The handshake steps (fields 16 and 17, beside the body oneof): absent most of the time.
+fn handshake_steps() -> impl Strategy<Value = (Option<Box<Register>>, Option<Box<RegisterResult>>)>
+{
+    let register = (
+        "[a-z0-9.-]{0,20}",
+        any::<(u32, u32, u64, u64)>(),
+        prop::collection::vec(any::<u8>(), 0..16),
+    )
+        .prop_map(|(name, (min, max, instance, session), auth)| Register {
+            name,
+            min_version: min,
+            max_version: max,
+            instance_id: instance,
+            session_id: session,
+            auth: auth.into(),
+        });
+    let outcome = prop_oneof![
+        Just(None),
+        any::<(u32, u64)>().prop_map(|(version, session_id)| Some(Outcome::Accepted(
+            RegisterAccepted {
+                version,
+                session_id
+            }
+        ))),
+        (0i32..17, "[ -~]{0,40}").prop_map(|(reason, message)| Some(Outcome::Refused(
+            RegisterRefused { reason, message }
+        ))),
+    ];
+    let result = ("[a-z0-9.-]{0,20}", any::<(u32, u32, u64)>(), outcome).prop_map(
+        |(name, (min, max, instance), outcome)| RegisterResult {
+            name,
+            min_version: min,
+            max_version: max,
+            instance_id: instance,
+            outcome,
+            auth: Bytes::new(),
+        },
+    );
+    prop_oneof![
+        6 => Just((None, None)),
+        1 => register.prop_map(|r| (Some(Box::new(r)), None)),
+        1 => result.prop_map(|r| (None, Some(Box::new(r)))),
+    ]
+}
+
 fn frame_message() -> impl Strategy<Value = FrameMessage> {
-    (head(), any::<u64>(), body()).prop_map(|(head, packet_number, body)| FrameMessage {
-        head,
-        packet_number,
-        body,
-    })
+    (head(), any::<u64>(), body(), handshake_steps()).prop_map(
+        |(head, packet_number, body, (register, register_result))| FrameMessage {
+            head,
+            packet_number,
+            body,
+            register,
+            register_result,
+        },
+    )
 }
 
 fn encode(message: &FrameMessage) -> BytesMut {

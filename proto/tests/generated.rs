@@ -20,6 +20,10 @@ fn compile_schemas() -> Vec<(&'static str, String)> {
     // The head is absent on direct links; boxing it keeps `FrameMessage` small, so frames move
     // cheaply through decoders and queues.
     config.boxed(".atbus.protocol.frame_message.head");
+    // The handshake steps travel once or twice per connection; boxed, they cost every other
+    // frame a pointer each instead of their whole size.
+    config.boxed(".atbus.protocol.frame_message.register");
+    config.boxed(".atbus.protocol.frame_message.register_result");
     config
         .compile_fds(descriptors)
         .expect("prost-build generates code");

@@ -214,7 +214,7 @@ pub use syntax::{
     MAX_ANNOTATIONS_SIZE, MAX_LABEL_LEN, MAX_NAME_LEN, validate_annotations, validate_label_key,
     validate_label_value, validate_name,
 };
-pub use validate::{FieldPath, Rule, ValidationError, Violation};
+pub use validate::{FieldPath, Rule, ValidationError, Violation, check_node_name};
 pub use view::{
     Discovery, DiscoveryView, RecordKind, RegistryError, WatchEvent, WatchFilter, WatchId,
     WatchStart,

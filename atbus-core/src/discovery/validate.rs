@@ -214,6 +214,12 @@ fn check_name(name: &str, field: impl FnOnce() -> FieldPath) -> Result<(), Valid
     check(validate_name(name), field, name, Rule::DnsSubdomain)
 }
 
+/// Checks a node name that does not come from a record (a name claimed in a registration
+/// handshake, say) by the same rule as records' names; the error names it `field`.
+pub fn check_node_name(name: &str, field: &str) -> Result<(), ValidationError> {
+    check_name(name, || FieldPath::root(field))
+}
+
 fn check_labels(
     labels: &BTreeMap<String, String>,
     field: impl Fn() -> FieldPath,
@@ -488,6 +494,23 @@ mod tests {
         group.members.pop();
         group.selector = Some(NodeSelector::default());
         assert_eq!(group.validate().unwrap_err().rule, Rule::SelectorNotEmpty);
+    }
+
+    #[test]
+    fn names_outside_records_follow_the_record_rule() {
+        assert_eq!(check_node_name("app-1.eu", "register.name"), Ok(()));
+        let error = check_node_name("App", "register.name").unwrap_err();
+        assert_eq!(error.field.as_str(), "register.name");
+        assert_eq!(error.rule, Rule::DnsSubdomain);
+        assert_eq!(
+            error.violation,
+            Violation::InvalidCharacter {
+                character: 'A',
+                position: 0
+            }
+        );
+        let long = check_node_name(&"a".repeat(100_000), "register.name").unwrap_err();
+        assert_eq!(long.value.chars().count(), 101);
     }
 
     #[test]

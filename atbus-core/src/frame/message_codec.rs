@@ -5,8 +5,9 @@
 //! This module writes and reads the same bytes directly:
 //!
 //! - **Encoding** is total: the head, `packet_number`, and the `ping`, `pong` and `packet` bodies
-//!   are written here; `acknowledge` and `close` bodies (rarer, with nested repeated fields)
-//!   are written by prost inside a key and length written here. The output is byte-for-byte what
+//!   are written here; `acknowledge` and `close` bodies and the handshake steps `register` and
+//!   `register_result` (rarer, with nested fields) are written by prost inside a key and length
+//!   written here. The output is byte-for-byte what
 //!   `prost::Message::encode` writes (fields in tag order, proto3 defaults omitted), which the
 //!   property tests check against prost on arbitrary messages.
 //! - **Decoding** takes a fast path only for the canonical shape prost itself writes: known
@@ -29,6 +30,9 @@ const BODY_PONG: u8 = 12 << 3 | 2;
 const BODY_PACKET: u8 = 13 << 3 | 2;
 const BODY_ACKNOWLEDGE: u8 = 14 << 3 | 2;
 const BODY_CLOSE: u8 = 15 << 3 | 2;
+// Handshake steps (fields 16 and 17, outside the body oneof): two-byte keys.
+const FRAME_REGISTER: u64 = 16 << 3 | 2;
+const FRAME_REGISTER_RESULT: u64 = 17 << 3 | 2;
 
 use prost::encoding::encoded_len_varint as varint_len;
 
@@ -102,16 +106,38 @@ pub(super) struct MessageSizes {
     pub total: usize,
     head: usize,
     body: usize,
+    register: usize,
+    register_result: usize,
+}
+
+/// Bytes of the length-delimited field `key` holding `message`, or zero when it is absent.
+fn optional_field_len(key: u64, message: Option<&impl prost::Message>) -> (usize, usize) {
+    message.map_or((0, 0), |message| {
+        let len = message.encoded_len();
+        (len, varint_len(key) + varint_len(len as u64) + len)
+    })
 }
 
 /// The encoded sizes of `message`.
 pub(super) fn sizes(message: &FrameMessage) -> MessageSizes {
     let head = message.head.as_deref().map_or(0, head_len);
     let body = message.body.as_ref().map_or(0, body_len);
+    let (register, register_field) =
+        optional_field_len(FRAME_REGISTER, message.register.as_deref());
+    let (register_result, register_result_field) =
+        optional_field_len(FRAME_REGISTER_RESULT, message.register_result.as_deref());
     let total = message.head.as_ref().map_or(0, |_| delimited_len(head))
         + varint_field_len(message.packet_number)
-        + message.body.as_ref().map_or(0, |_| delimited_len(body));
-    MessageSizes { total, head, body }
+        + message.body.as_ref().map_or(0, |_| delimited_len(body))
+        + register_field
+        + register_result_field;
+    MessageSizes {
+        total,
+        head,
+        body,
+        register,
+        register_result,
+    }
 }
 
 /// Bytes gathered on the stack before they are appended to the destination.
@@ -194,8 +220,8 @@ impl<'a> FieldWriter<'a> {
     }
 
     /// Writes a nested message of `len` bytes whose encoding prost produces.
-    fn prost_field(&mut self, key: u8, len: usize, message: &impl prost::Message) {
-        self.byte(key);
+    fn prost_field(&mut self, key: u64, len: usize, message: &impl prost::Message) {
+        self.varint(key);
         self.varint(len as u64);
         self.flush();
         message.encode_raw(self.dst);
@@ -238,8 +264,21 @@ pub(super) fn encode(
             out.varint_field(5 << 3, u64::from(packet.padding_size));
             out.varint_field(6 << 3, packet.timepoint_microseconds);
         }
-        Some(Body::Acknowledge(ack)) => out.prost_field(BODY_ACKNOWLEDGE, sizes.body, ack),
-        Some(Body::Close(close)) => out.prost_field(BODY_CLOSE, sizes.body, close),
+        Some(Body::Acknowledge(ack)) => {
+            out.prost_field(BODY_ACKNOWLEDGE.into(), sizes.body, ack);
+        }
+        Some(Body::Close(close)) => out.prost_field(BODY_CLOSE.into(), sizes.body, close),
+    }
+    // Fields 16 and 17 follow the body, as prost writes fields in tag order.
+    if let Some(register) = &message.register {
+        out.prost_field(FRAME_REGISTER, sizes.register, register.as_ref());
+    }
+    if let Some(result) = &message.register_result {
+        out.prost_field(
+            FRAME_REGISTER_RESULT,
+            sizes.register_result,
+            result.as_ref(),
+        );
     }
     out.flush();
 }
@@ -458,6 +497,7 @@ mod tests {
                     padding_size: 7,
                     timepoint_microseconds: 12_345,
                 })),
+                ..Default::default()
             },
             FrameMessage {
                 head: Some(Box::default()),
@@ -467,6 +507,7 @@ mod tests {
                     pmtud_padding: Bytes::from_static(&[0; 40]),
                     pmtud_received_size: 1200,
                 })),
+                ..Default::default()
             },
             FrameMessage {
                 body: Some(Body::Ping(PingData::default())),
@@ -484,6 +525,46 @@ mod tests {
     }
 
     #[test]
+    fn handshake_steps_encode_as_prost_and_decode_on_the_slow_path() {
+        use crate::proto::{Register, RegisterAccepted, RegisterResult, register_result::Outcome};
+        let register = FrameMessage {
+            register: Some(Box::new(Register {
+                name: "app-1".into(),
+                min_version: 3,
+                max_version: 3,
+                instance_id: u64::MAX,
+                session_id: 7,
+                auth: Bytes::from_static(b"token"),
+            })),
+            ..Default::default()
+        };
+        let result = FrameMessage {
+            packet_number: 1,
+            register_result: Some(Box::new(RegisterResult {
+                name: "server".into(),
+                min_version: 3,
+                max_version: 4,
+                instance_id: 1,
+                outcome: Some(Outcome::Accepted(RegisterAccepted {
+                    version: 3,
+                    session_id: 9,
+                })),
+                auth: Bytes::new(),
+            })),
+            ..Default::default()
+        };
+        for message in [register, result] {
+            let mut encoded = BytesMut::new();
+            encode(&[], &message, &sizes(&message), &mut encoded);
+            assert_eq!(&encoded[..], &message.encode_to_vec()[..]);
+            assert_eq!(sizes(&message).total, encoded.len());
+            let encoded = encoded.freeze();
+            assert_eq!(decode_fast(&encoded, 0, encoded.len()), None);
+            assert_eq!(decode(&encoded, 0, encoded.len()).unwrap(), message);
+        }
+    }
+
+    #[test]
     fn out_of_order_and_unknown_fields_take_the_slow_path() {
         // packet_number then head: valid protobuf, not canonical.
         let bytes = Bytes::from_static(&[0x10, 0x01, 0x0a, 0x00]);
@@ -493,7 +574,7 @@ mod tests {
             FrameMessage {
                 head: Some(Box::default()),
                 packet_number: 1,
-                body: None
+                ..Default::default()
             }
         );
         // Unknown field 3 (varint): prost skips it.

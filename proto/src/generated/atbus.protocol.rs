@@ -12,17 +12,33 @@ pub struct FrameMessage {
     /// Zero (omitted) on byte-stream connections, which do not number frames.
     #[prost(uint64, tag = "2")]
     pub packet_number: u64,
+    /// Registration handshake, initiator to responder: the first frame on a new connection, binding
+    /// it to a session (docs/PROTOCOL.md, "Registration handshake").
+    ///
+    /// `register` and `register_result` are bodies in meaning: a frame carries at most one of
+    /// `register`, `register_result` and `body`, and a frame with two of them is a protocol
+    /// violation. They are declared outside the `body` oneof only until the connection layer
+    /// handles them; a oneof member and a plain field with the same number and type are the same
+    /// bytes on the wire, so moving them into the oneof later changes no byte.
+    #[prost(message, optional, boxed, tag = "16")]
+    pub register: ::core::option::Option<::prost::alloc::boxed::Box<Register>>,
+    /// Registration handshake, responder to initiator: the answer to `register`, accepted or
+    /// refused.
+    #[prost(message, optional, boxed, tag = "17")]
+    pub register_result: ::core::option::Option<
+        ::prost::alloc::boxed::Box<RegisterResult>,
+    >,
     /// What the frame carries. A frame without a body is well-formed but carries nothing.
-    /// Field numbers 16..99 are kept for bodies added by later protocol steps (handshake, relay
-    /// control).
+    /// Field numbers 18..99 are kept for bodies added by later protocol steps (relay control);
+    /// 16 and 17 are the registration handshake below.
     #[prost(oneof = "frame_message::Body", tags = "11, 12, 13, 14, 15")]
     pub body: ::core::option::Option<frame_message::Body>,
 }
 /// Nested message and enum types in `frame_message`.
 pub mod frame_message {
     /// What the frame carries. A frame without a body is well-formed but carries nothing.
-    /// Field numbers 16..99 are kept for bodies added by later protocol steps (handshake, relay
-    /// control).
+    /// Field numbers 18..99 are kept for bodies added by later protocol steps (relay control);
+    /// 16 and 17 are the registration handshake below.
     #[derive(Clone, PartialEq, ::prost::Oneof)]
     pub enum Body {
         /// Liveness probe and RTT / path-MTU probe; answered by `pong`.
@@ -224,6 +240,98 @@ pub struct Acknowledge {
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ConnectionClose {
     /// Why the connection closes.
+    #[prost(enumeration = "CloseReason", tag = "1")]
+    pub reason: i32,
+    /// Human-readable detail for logs (at most 256 bytes are sent).
+    #[prost(string, tag = "2")]
+    pub message: ::prost::alloc::string::String,
+}
+/// Initiator to responder, first step of the registration handshake: who the sender is, which
+/// protocol versions it speaks and which session the connection joins. Sent again, unchanged, when
+/// no `register_result` arrives in time on a datagram link. Field numbers 7..15 are kept for the
+/// authentication step.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Register {
+    /// Node name the sender claims: a discovery node name (a DNS subdomain of at most 253 bytes).
+    /// An empty name is refused today; anonymous clients will send it in a later protocol step.
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    /// Lowest protocol version the sender speaks; at least 1 and at most `max_version`.
+    #[prost(uint32, tag = "2")]
+    pub min_version: u32,
+    /// Highest protocol version the sender speaks.
+    #[prost(uint32, tag = "3")]
+    pub max_version: u32,
+    /// Chosen at random (from the node's seeded generator) each time the sender's node starts,
+    /// never 0: the same value on two connections means the same running node (a second
+    /// connection), a new value means the node restarted. Fixed-width: random values take 8 bytes
+    /// here and 10 as a varint.
+    #[prost(fixed64, tag = "4")]
+    pub instance_id: u64,
+    /// Session the connection joins: a `session_id` this responder gave the sender earlier. 0 asks
+    /// for a new session.
+    #[prost(fixed64, tag = "5")]
+    pub session_id: u64,
+    /// Authentication data for the responder (a later protocol step: access token proof, TLS).
+    /// Empty when authentication is off; at most 16 KiB.
+    #[prost(bytes = "bytes", tag = "6")]
+    pub auth: ::prost::bytes::Bytes,
+}
+/// Responder to initiator, answer to `register`. It always names the responder and its range of
+/// versions, so that a refused initiator can say exactly what happened. Field numbers 8..15 are
+/// kept for the authentication step.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RegisterResult {
+    /// The responder's own node name.
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    /// Lowest protocol version the responder speaks.
+    #[prost(uint32, tag = "2")]
+    pub min_version: u32,
+    /// Highest protocol version the responder speaks.
+    #[prost(uint32, tag = "3")]
+    pub max_version: u32,
+    /// The responder's instance (random per start, never 0), as in `register.instance_id`.
+    #[prost(fixed64, tag = "4")]
+    pub instance_id: u64,
+    /// Authentication data for the initiator (a later protocol step: the responder's proof).
+    /// Empty when authentication is off; at most 16 KiB.
+    #[prost(bytes = "bytes", tag = "7")]
+    pub auth: ::prost::bytes::Bytes,
+    /// The outcome; exactly one is set.
+    #[prost(oneof = "register_result::Outcome", tags = "5, 6")]
+    pub outcome: ::core::option::Option<register_result::Outcome>,
+}
+/// Nested message and enum types in `register_result`.
+pub mod register_result {
+    /// The outcome; exactly one is set.
+    #[derive(Clone, PartialEq, Eq, Hash, ::prost::Oneof)]
+    pub enum Outcome {
+        /// The connection is bound to a session.
+        #[prost(message, tag = "5")]
+        Accepted(super::RegisterAccepted),
+        /// The registration is refused; the responder closes the connection after this frame.
+        #[prost(message, tag = "6")]
+        Refused(super::RegisterRefused),
+    }
+}
+/// Outcome of an accepted registration.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RegisterAccepted {
+    /// The protocol version both sides use from now on: the highest one both ranges contain.
+    #[prost(uint32, tag = "1")]
+    pub version: u32,
+    /// The session the connection belongs to, never 0. Equal to `register.session_id` when the
+    /// connection joined that session; a new value otherwise (new session, or the requested one no
+    /// longer exists).
+    #[prost(fixed64, tag = "2")]
+    pub session_id: u64,
+}
+/// Outcome of a refused registration.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RegisterRefused {
+    /// Why: UNSUPPORTED_VERSION, DUPLICATE_NAME, UNAUTHORIZED (also for a name that is not a valid
+    /// node name), PROTOCOL_VIOLATION.
     #[prost(enumeration = "CloseReason", tag = "1")]
     pub reason: i32,
     /// Human-readable detail for logs (at most 256 bytes are sent).
