@@ -60,6 +60,7 @@ pub mod discovery;
 pub mod frame;
 pub mod handshake;
 pub mod metrics;
+pub mod node;
 pub mod stream;
 pub mod time;
 

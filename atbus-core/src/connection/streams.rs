@@ -175,6 +175,11 @@ impl StreamSet {
         Ok(())
     }
 
+    /// The ids of the streams opened so far, ascending.
+    pub fn stream_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.streams.keys().copied()
+    }
+
     /// Whether `stream` was finished and the peer acknowledged everything written on it, its
     /// end included.
     pub fn is_send_done(&self, stream: i64) -> bool {

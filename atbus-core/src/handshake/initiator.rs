@@ -279,6 +279,11 @@ impl Initiator {
         }
     }
 
+    /// The node this connection is meant to reach, if the caller said.
+    pub fn expected_peer(&self) -> Option<&str> {
+        self.settings.expected_peer.as_deref()
+    }
+
     /// A frame arrived on the connection.
     ///
     /// Before the result: a `register_result` decides the handshake; a `register`, two bodies

@@ -3,11 +3,13 @@
 mod atbus;
 mod frames;
 mod kcp;
+mod node;
 pub mod quinn;
 mod raw;
 
 pub use self::atbus::AtbusEndpoint;
 pub use self::frames::FrameEndpoint;
 pub use self::kcp::{KcpConfig, KcpEndpoint, KcpMode, KcpTiming};
+pub use self::node::NodeEndpoint;
 pub use self::quinn::{QuinnConfig, QuinnCongestion, QuinnEndpoint};
 pub use self::raw::RawEndpoint;

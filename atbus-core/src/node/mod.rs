@@ -1,0 +1,804 @@
+//! The sans-IO node: peers by name, sessions over several transports, events.
+//!
+//! A [`Node`] is the one object an adapter drives. It owns the local identity, the handshake
+//! of every transport, the sessions with peers (each a
+//! [`Session`]: one set of streams over one or more transports) and
+//! the messages waiting for a session. It never touches a socket or a clock: the adapter opens
+//! and closes transports, moves bytes, and keeps time.
+//!
+//! # Run loop
+//!
+//! ```text
+//!   adapter                                node
+//!   ───────                                ────
+//!   opened a transport to a peer ───────▶  handle_transport_connected(now, kind, Some(peer))
+//!   accepted a transport ───────────────▶  handle_transport_accepted(now, kind)
+//!   bytes / a datagram arrived ─────────▶  handle_input(now, transport, data)
+//!   the transport died ─────────────────▶  handle_transport_closed(now, transport)
+//!   the timer fired ────────────────────▶  handle_timeout(now)
+//!   the application sends ──────────────▶  send(now, to, stream, data)
+//!   then, after every input (the drain rule):
+//!     while let Some(t) = poll_transmit(now, &mut buf)   write buf to transport t
+//!     while let Some(e) = poll_event()                   deliver e (Message, PeerUp, ...,
+//!                                                        CloseTransport, PeerWanted)
+//!     arm the timer at poll_timeout()
+//! ```
+//!
+//! # Transports and sessions
+//!
+//! Every transport starts with the registration handshake ([`handshake`](crate::handshake)):
+//! the side that opened it is the initiator, the other the responder. Once it is established
+//! the transport becomes a path of the session with the peer's name: the first one creates the
+//! session ([`NodeEvent::PeerUp`]), later ones join it (the initiator asks to join the session
+//! id it already has with that peer), so one session may run over TCP and UDP at once and data
+//! fails over between them without loss or duplication. A handshake that fails closes its
+//! transport ([`NodeEvent::CloseTransport`]) with the typed reason, after the refusal went
+//! out; nothing else is affected.
+//!
+//! # Sending
+//!
+//! - To the node itself: delivered as a [`NodeEvent::Message`] at once, no transport touched.
+//! - To a peer with a session: onto its streams.
+//! - To a peer without one: queued (at most [`NodeConfig::pending_messages`] messages and
+//!   [`NodeConfig::pending_bytes`] bytes per peer, [`NodeSendError::QueueFull`] beyond), and the
+//!   node asks for a transport once ([`NodeEvent::PeerWanted`]); the queue flushes into the
+//!   session when it comes up.
+//!
+//! # Ending
+//!
+//! A session ends when its last transport closes (a path's idle timeout, a peer's close, the
+//! adapter reporting the transport dead) or when a handshake replaces it. Every message that
+//! was not acknowledged is handed back in [`NodeEvent::SendFailed`] — split into what the peer
+//! cannot have and what it may have — then [`NodeEvent::PeerDown`] follows. Nothing is lost
+//! silently.
+//!
+//! # Not yet
+//!
+//! Route choice from discovery inside the node (the owner resolves [`NodeEvent::PeerWanted`]
+//! today), relays, authentication beyond identity, metrics export, and the redundant scheduler
+//! for latency-mode streams are later steps.
+
+mod events;
+mod transport;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::Timestamp;
+use crate::connection::{
+    ConnectionConfig, Path, PathId, SendError as StreamSendError, Session, SessionEvent,
+};
+use crate::discovery::check_node_name;
+use crate::frame::{DatagramDecoder, StreamDecoder, encode_frame};
+use crate::handshake::{
+    DEFAULT_HANDSHAKE_DEADLINE, DuplicatePolicy, Established, IdentityError, Initiator,
+    InitiatorOptions, InstanceId, LocalIdentity, NoAuthentication, Responder, SessionId,
+    SessionTable, carries_handshake,
+};
+use crate::proto::{CloseReason, FrameMessage};
+
+pub use events::{NodeEvent, NodeSendError};
+pub use transport::{TransportId, TransportKind};
+
+use transport::{Phase, Transport};
+
+/// Settings of a node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The node's name (a Kubernetes DNS subdomain).
+    pub name: String,
+    /// Settings of every session's streams and paths.
+    pub connection: ConnectionConfig,
+    /// Seed of everything random the node needs (its instance id). Same seed, same node.
+    pub seed: u64,
+    /// What a responder does when a name already connected from another instance registers.
+    pub duplicate_policy: DuplicatePolicy,
+    /// How long a handshake may take (libatbus: 30 s).
+    pub handshake_deadline: Duration,
+    /// Messages per peer that may wait for a session.
+    pub pending_messages: usize,
+    /// Bytes per peer that may wait for a session (libatbus's send queue: 8 MiB).
+    pub pending_bytes: u64,
+}
+
+impl NodeConfig {
+    /// The defaults for a node called `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            connection: ConnectionConfig::default(),
+            seed: 0,
+            duplicate_policy: DuplicatePolicy::Refuse,
+            handshake_deadline: DEFAULT_HANDSHAKE_DEADLINE,
+            pending_messages: 1_024,
+            pending_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// A session with a peer.
+#[derive(Debug)]
+struct Peer {
+    session: Session,
+    session_id: SessionId,
+    transports: BTreeSet<TransportId>,
+}
+
+/// Messages waiting for a session with a peer.
+#[derive(Debug, Default)]
+struct Pending {
+    messages: VecDeque<(i64, Bytes)>,
+    bytes: u64,
+}
+
+/// A node (see the module docs).
+#[derive(Debug)]
+pub struct Node {
+    config: NodeConfig,
+    identity: LocalIdentity,
+    table: SessionTable,
+    transports: BTreeMap<TransportId, Transport>,
+    next_transport: u64,
+    peers: BTreeMap<String, Peer>,
+    pending: BTreeMap<String, Pending>,
+    events: VecDeque<NodeEvent>,
+}
+
+impl Node {
+    /// A node with `config`; refused when the name is not a valid node name.
+    pub fn new(config: NodeConfig) -> Result<Self, IdentityError> {
+        let identity = LocalIdentity::new(
+            config.name.clone(),
+            InstanceId::from_random(mix(config.seed)),
+        )?;
+        let table = SessionTable::new(identity.instance(), config.duplicate_policy);
+        Ok(Self {
+            config,
+            identity,
+            table,
+            transports: BTreeMap::new(),
+            next_transport: 1,
+            peers: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            events: VecDeque::new(),
+        })
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        self.identity.name()
+    }
+
+    /// The peers with a session, by name.
+    pub fn peers(&self) -> impl Iterator<Item = &str> {
+        self.peers.keys().map(String::as_str)
+    }
+
+    /// The session with `peer`, if there is one.
+    pub fn session(&self, peer: &str) -> Option<&Session> {
+        self.peers.get(peer).map(|p| &p.session)
+    }
+
+    /// Transports the node knows (handshaking or bound).
+    pub fn transport_count(&self) -> usize {
+        self.transports.len()
+    }
+
+    // ----- transports -----
+
+    /// The owner opened a transport, meant to reach `expected_peer` when it knows whom (a
+    /// responder with another name then fails the handshake). The node registers on it.
+    pub fn handle_transport_connected(
+        &mut self,
+        now: Timestamp,
+        kind: TransportKind,
+        expected_peer: Option<&str>,
+    ) -> TransportId {
+        if let Some(peer) = expected_peer
+            && !self.peers.contains_key(peer)
+            && self.registering_to(peer)
+        {
+            return self.add_transport(
+                kind,
+                Phase::Deferred {
+                    peer: peer.to_owned(),
+                },
+            );
+        }
+        let initiator = self.initiator(now, kind, expected_peer);
+        self.add_transport(kind, Phase::Initiating(Box::new(initiator)))
+    }
+
+    /// An initiator for a transport of `kind` to `expected_peer`; a second transport to a peer
+    /// joins the session it already has.
+    fn initiator(
+        &self,
+        now: Timestamp,
+        kind: TransportKind,
+        expected_peer: Option<&str>,
+    ) -> Initiator {
+        let mut options = match kind {
+            TransportKind::Datagram => InitiatorOptions::datagram(),
+            TransportKind::ByteStream => InitiatorOptions::default(),
+        };
+        options.deadline = self.config.handshake_deadline;
+        options.expected_peer = expected_peer.map(str::to_owned);
+        options.join = expected_peer
+            .and_then(|p| self.peers.get(p))
+            .map(|p| p.session_id);
+        Initiator::new(&self.identity, options, Box::new(NoAuthentication), now)
+    }
+
+    /// Whether one of our transports to `peer` is registering.
+    fn registering_to(&self, peer: &str) -> bool {
+        self.transports.values().any(|t| match &t.phase {
+            Phase::Initiating(initiator) => initiator.expected_peer() == Some(peer),
+            _ => false,
+        })
+    }
+
+    /// Starts the registration of transports deferred for `peer`: all of them when `peer` has
+    /// a session (they join it), else the first (it starts one, the others wait for it).
+    fn start_deferred(&mut self, now: Timestamp, peer: &str) {
+        let waiting: Vec<TransportId> = self
+            .transports
+            .iter()
+            .filter(|(_, t)| matches!(&t.phase, Phase::Deferred { peer: p } if p == peer))
+            .map(|(id, _)| *id)
+            .collect();
+        let all = self.peers.contains_key(peer);
+        for id in waiting.into_iter().take(if all { usize::MAX } else { 1 }) {
+            let kind = self.transports[&id].kind;
+            let initiator = self.initiator(now, kind, Some(peer));
+            let t = self.transports.get_mut(&id).expect("listed above");
+            t.phase = Phase::Initiating(Box::new(initiator));
+            drain_handshake(t, &self.config.connection);
+        }
+    }
+
+    /// The owner accepted a transport (a TCP connection, a new UDP source). The node waits for
+    /// the peer's registration on it.
+    pub fn handle_transport_accepted(
+        &mut self,
+        now: Timestamp,
+        kind: TransportKind,
+    ) -> TransportId {
+        let responder = Responder::new(
+            &self.identity,
+            self.config.handshake_deadline,
+            Box::new(NoAuthentication),
+            now,
+        );
+        self.add_transport(kind, Phase::Responding(Box::new(responder)))
+    }
+
+    fn add_transport(&mut self, kind: TransportKind, phase: Phase) -> TransportId {
+        let id = TransportId(self.next_transport);
+        self.next_transport += 1;
+        let decoder = (kind == TransportKind::ByteStream)
+            .then(|| StreamDecoder::new(self.config.connection.frame_limits));
+        let mut transport = Transport {
+            kind,
+            phase,
+            decoder,
+            outbox: VecDeque::new(),
+        };
+        drain_handshake(&mut transport, &self.config.connection);
+        self.transports.insert(id, transport);
+        id
+    }
+
+    /// The transport died (closed by the peer, a socket error): what it carried goes on the
+    /// session's other transports; a session left without any ends.
+    pub fn handle_transport_closed(&mut self, _now: Timestamp, transport: TransportId) {
+        let Some(t) = self.transports.remove(&transport) else {
+            return;
+        };
+        if let Phase::Bound { peer, .. } = t.phase {
+            let ended = match self.peers.get_mut(&peer) {
+                Some(p) => {
+                    p.session.remove_path(PathId(transport.0));
+                    p.transports.remove(&transport);
+                    p.transports.is_empty()
+                }
+                None => false,
+            };
+            self.collect_session(&peer);
+            if ended {
+                self.end_peer(&peer, CloseReason::Unknown);
+            }
+        }
+    }
+
+    /// Bytes (a byte stream) or a datagram arrived on `transport`.
+    pub fn handle_input(&mut self, now: Timestamp, transport: TransportId, data: Bytes) {
+        let Some(t) = self.transports.get_mut(&transport) else {
+            return;
+        };
+        if matches!(t.phase, Phase::Initiating(_) | Phase::Responding(_)) {
+            return self.handshake_input(now, transport, data);
+        }
+        match &mut t.phase {
+            Phase::Closing(_)
+            | Phase::Deferred { .. }
+            | Phase::Initiating(_)
+            | Phase::Responding(_) => {}
+            Phase::Bound { peer, responder } => {
+                let peer = peer.clone();
+                if let Some(responder) = responder {
+                    // A repeated register whose answer was lost is answered again.
+                    let mut frames = Vec::new();
+                    if DatagramDecoder::new(self.config.connection.frame_limits)
+                        .decode(data.clone(), &mut frames)
+                        .is_ok()
+                    {
+                        for frame in frames.iter().filter(|f| carries_handshake(&f.message)) {
+                            let _ = responder.handle_frame(now, &frame.message, &mut self.table);
+                        }
+                        drain_handshake(t, &self.config.connection);
+                    }
+                }
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    let path = PathId(transport.0);
+                    match t.kind {
+                        TransportKind::Datagram => p.session.handle_datagram(path, now, data),
+                        TransportKind::ByteStream => p.session.handle_bytes(path, now, &data),
+                    }
+                }
+                self.collect_session(&peer);
+            }
+        }
+    }
+
+    /// Input on a transport whose handshake runs.
+    fn handshake_input(&mut self, now: Timestamp, id: TransportId, data: Bytes) {
+        let limits = self.config.connection.frame_limits;
+        let t = self.transports.get_mut(&id).expect("known transport");
+        let mut frames: VecDeque<FrameMessage> = VecDeque::new();
+        let mut broken = None;
+        match t.kind {
+            TransportKind::Datagram => {
+                let mut decoded = Vec::new();
+                if DatagramDecoder::new(limits)
+                    .decode(data, &mut decoded)
+                    .is_ok()
+                {
+                    frames.extend(decoded.into_iter().map(|f| f.message));
+                }
+            }
+            TransportKind::ByteStream => {
+                if let Some(decoder) = &mut t.decoder {
+                    decoder.feed(&data);
+                }
+            }
+        }
+        loop {
+            // Byte streams: one frame at a time, so that the bytes after the handshake stay in
+            // the decoder for the path.
+            let frame = match (t.kind, &mut t.decoder) {
+                (TransportKind::ByteStream, Some(decoder)) => match decoder.next_frame() {
+                    Ok(Some(frame)) => Some(frame.message),
+                    Ok(None) => None,
+                    Err(error) => {
+                        broken = Some(error.close_reason());
+                        None
+                    }
+                },
+                _ => frames.pop_front(),
+            };
+            let Some(frame) = frame else { break };
+            let outcome = match &mut t.phase {
+                Phase::Initiating(initiator) => initiator
+                    .handle_frame(now, &frame)
+                    .map(|()| initiator.established().cloned())
+                    .map_err(|e| e.close_reason()),
+                Phase::Responding(responder) => responder
+                    .handle_frame(now, &frame, &mut self.table)
+                    .map(|()| responder.established().cloned())
+                    .map_err(|e| e.close_reason()),
+                _ => break,
+            };
+            drain_handshake(t, &self.config.connection);
+            match outcome {
+                Ok(None) => {}
+                Ok(Some(established)) => {
+                    self.bind(now, id, established);
+                    return;
+                }
+                Err(reason) => {
+                    broken = Some(reason);
+                    break;
+                }
+            }
+        }
+        if let Some(reason) = broken {
+            self.fail_handshake(now, id, reason);
+        }
+    }
+
+    /// The handshake on `id` failed: the transport closes once its last answer went out, and a
+    /// transport that waited for it registers now.
+    fn fail_handshake(&mut self, now: Timestamp, id: TransportId, reason: CloseReason) {
+        let Some(t) = self.transports.get_mut(&id) else {
+            return;
+        };
+        let peer = match &t.phase {
+            Phase::Initiating(initiator) => initiator.expected_peer().map(str::to_owned),
+            _ => None,
+        };
+        t.phase = Phase::Closing(reason);
+        if let Some(peer) = peer {
+            self.start_deferred(now, &peer);
+        }
+    }
+
+    /// The handshake on `id` is established: the transport becomes a path of the session with
+    /// the peer.
+    fn bind(&mut self, now: Timestamp, id: TransportId, established: Established) {
+        let peer = established.peer_name.clone();
+        // A session under this name that the handshake did not join is over.
+        if self
+            .peers
+            .get(&peer)
+            .is_some_and(|p| p.session_id != established.session_id)
+        {
+            self.end_peer(&peer, CloseReason::PeerReset);
+        }
+        let t = self.transports.get_mut(&id).expect("known transport");
+        let responder = match std::mem::replace(&mut t.phase, Phase::Closing(CloseReason::Unknown))
+        {
+            Phase::Responding(responder) if t.kind == TransportKind::Datagram => Some(responder),
+            _ => None,
+        };
+        t.phase = Phase::Bound {
+            peer: peer.clone(),
+            responder,
+        };
+        let config = self.config.connection.clone();
+        let (path, leftover) = match t.kind {
+            TransportKind::Datagram => (Path::new(config, now), BytesMut::new()),
+            TransportKind::ByteStream => {
+                let leftover = t
+                    .decoder
+                    .take()
+                    .map(|mut d| d.buffer_mut().split())
+                    .unwrap_or_default();
+                (Path::byte_stream(config, now), leftover)
+            }
+        };
+        let kind = t.kind;
+        let new = !self.peers.contains_key(&peer);
+        let entry = self.peers.entry(peer.clone()).or_insert_with(|| Peer {
+            session: Session::new(self.config.connection.clone()),
+            session_id: established.session_id,
+            transports: BTreeSet::new(),
+        });
+        // Ids are the node's own and never reused, so the session cannot have this path.
+        let _ = entry.session.add_path(PathId(id.0), path);
+        entry.transports.insert(id);
+        if kind == TransportKind::ByteStream && !leftover.is_empty() {
+            entry.session.handle_bytes(PathId(id.0), now, &leftover);
+        }
+        if new {
+            self.events
+                .push_back(NodeEvent::PeerUp { peer: peer.clone() });
+        }
+        self.start_deferred(now, &peer);
+        if let Some(pending) = self.pending.remove(&peer) {
+            let p = self.peers.get_mut(&peer).expect("inserted above");
+            let mut refused = Vec::new();
+            for (stream, data) in pending.messages {
+                if p.session.send(stream, data.clone(), None).is_err() {
+                    refused.push((stream, data));
+                }
+            }
+            if !refused.is_empty() {
+                self.events.push_back(NodeEvent::SendFailed {
+                    peer: peer.clone(),
+                    reason: CloseReason::BufferFull,
+                    not_sent: refused,
+                    unacknowledged: Vec::new(),
+                });
+            }
+        }
+        self.collect_session(&peer);
+    }
+
+    // ----- application commands -----
+
+    /// Sends `data` to the node `to` on `stream`: delivered locally when `to` is this node,
+    /// onto the session when there is one, queued (and a transport asked for) otherwise.
+    pub fn send(
+        &mut self,
+        _now: Timestamp,
+        to: &str,
+        stream: i64,
+        data: Bytes,
+    ) -> Result<(), NodeSendError> {
+        if to == self.identity.name() {
+            self.events.push_back(NodeEvent::Message {
+                from: to.to_owned(),
+                stream,
+                data,
+            });
+            return Ok(());
+        }
+        if let Some(peer) = self.peers.get_mut(to) {
+            return peer
+                .session
+                .send(stream, data, None)
+                .map_err(|source| NodeSendError::Stream {
+                    peer: to.to_owned(),
+                    source,
+                });
+        }
+        if check_node_name(to, "to").is_err() {
+            return Err(NodeSendError::InvalidName(to.to_owned()));
+        }
+        let (limit_messages, limit_bytes) =
+            (self.config.pending_messages, self.config.pending_bytes);
+        let first = !self.pending.contains_key(to);
+        let pending = self.pending.entry(to.to_owned()).or_default();
+        if pending.messages.len() >= limit_messages
+            || pending.bytes + data.len() as u64 > limit_bytes
+        {
+            return Err(NodeSendError::QueueFull {
+                peer: to.to_owned(),
+                queued: pending.messages.len(),
+                bytes: pending.bytes,
+            });
+        }
+        pending.bytes += data.len() as u64;
+        pending.messages.push_back((stream, data));
+        if first {
+            self.events.push_back(NodeEvent::PeerWanted {
+                peer: to.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Ends `stream` towards `to` after the messages already sent on it.
+    pub fn finish(&mut self, to: &str, stream: i64) -> Result<(), NodeSendError> {
+        let peer = self
+            .peers
+            .get_mut(to)
+            .ok_or_else(|| NodeSendError::Stream {
+                peer: to.to_owned(),
+                source: StreamSendError::Closed,
+            })?;
+        peer.session
+            .finish(stream)
+            .map_err(|source| NodeSendError::Stream {
+                peer: to.to_owned(),
+                source,
+            })
+    }
+
+    /// Ends the session with `peer` (and drops what waits for one): its transports are to be
+    /// closed, its unacknowledged messages come back in [`NodeEvent::SendFailed`].
+    pub fn close_peer(&mut self, peer: &str) {
+        self.end_peer(peer, CloseReason::Shutdown);
+    }
+
+    /// Ends the session with `peer`: every transport closes, every message not acknowledged is
+    /// handed back, and the peer is reported down.
+    fn end_peer(&mut self, peer: &str, reason: CloseReason) {
+        let mut not_sent = Vec::new();
+        let mut unacknowledged = Vec::new();
+        if let Some(mut p) = self.peers.remove(peer) {
+            self.table.remove(peer, p.session_id);
+            for transport in std::mem::take(&mut p.transports) {
+                self.transports.remove(&transport);
+                self.events
+                    .push_back(NodeEvent::CloseTransport { transport, reason });
+            }
+            let streams: Vec<i64> = p.session.streams().stream_ids().collect();
+            for stream in streams {
+                if let Ok(abandoned) = p.session.reset_stream(stream) {
+                    not_sent.extend(abandoned.unsent.into_iter().map(|(d, _)| (stream, d)));
+                    unacknowledged.extend(
+                        abandoned
+                            .unacknowledged
+                            .into_iter()
+                            .map(|(d, _)| (stream, d)),
+                    );
+                }
+            }
+            self.push_session_events(peer, &mut p.session);
+            self.events.push_back(NodeEvent::PeerDown {
+                peer: peer.to_owned(),
+                reason,
+            });
+        }
+        if let Some(pending) = self.pending.remove(peer) {
+            not_sent.extend(pending.messages);
+        }
+        if !not_sent.is_empty() || !unacknowledged.is_empty() {
+            self.events.push_back(NodeEvent::SendFailed {
+                peer: peer.to_owned(),
+                reason,
+                not_sent,
+                unacknowledged,
+            });
+        }
+    }
+
+    // ----- outputs and time -----
+
+    /// The next bytes to write, appended to `buf`, and the transport they go on: handshake
+    /// frames first, then the sessions' datagrams.
+    pub fn poll_transmit(&mut self, now: Timestamp, buf: &mut BytesMut) -> Option<TransportId> {
+        let mut finished = Vec::new();
+        let mut found = None;
+        for (id, t) in &mut self.transports {
+            if let Some(bytes) = t.outbox.pop_front() {
+                buf.extend_from_slice(&bytes);
+                found = Some(*id);
+                break;
+            }
+            if let Phase::Closing(reason) = t.phase {
+                finished.push((*id, reason));
+            }
+        }
+        for (transport, reason) in finished {
+            self.transports.remove(&transport);
+            self.events
+                .push_back(NodeEvent::CloseTransport { transport, reason });
+        }
+        if found.is_some() {
+            return found;
+        }
+        let names: Vec<String> = self.peers.keys().cloned().collect();
+        for name in names {
+            let p = self.peers.get_mut(&name).expect("listed above");
+            if let Some((path, _)) = p.session.poll_transmit(now, buf) {
+                return Some(TransportId(path.0));
+            }
+            self.collect_session(&name);
+        }
+        None
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<NodeEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let handshakes = self.transports.values().filter_map(Transport::poll_timeout);
+        let sessions = self.peers.values().filter_map(|p| p.session.poll_timeout());
+        handshakes.chain(sessions).min()
+    }
+
+    /// Timers that are due: handshake resends and deadlines, and every session's timers.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        let mut failed_handshakes = Vec::new();
+        for (id, t) in self.transports.iter_mut() {
+            if t.poll_timeout().is_none_or(|at| at > now) {
+                continue;
+            }
+            let failed = match &mut t.phase {
+                Phase::Initiating(initiator) => initiator.handle_timeout(now).err(),
+                Phase::Responding(responder) => responder.handle_timeout(now).err(),
+                Phase::Bound { responder, .. } => {
+                    // Past its deadline nobody repeats a register: it is no longer needed.
+                    *responder = None;
+                    None
+                }
+                Phase::Deferred { .. } | Phase::Closing(_) => None,
+            };
+            drain_handshake(t, &self.config.connection);
+            if failed.is_some() {
+                failed_handshakes.push(*id);
+            }
+        }
+        for id in failed_handshakes {
+            self.fail_handshake(now, id, CloseReason::HandshakeTimeout);
+        }
+        let names: Vec<String> = self.peers.keys().cloned().collect();
+        for name in names {
+            if let Some(p) = self.peers.get_mut(&name) {
+                p.session.handle_timeout(now);
+            }
+            self.collect_session(&name);
+        }
+    }
+
+    /// Moves the session's events to the node's, and ends the peer when its last path closed.
+    fn collect_session(&mut self, name: &str) {
+        let Some(mut p) = self.peers.remove(name) else {
+            return;
+        };
+        let mut closed = Vec::new();
+        while let Some(event) = p.session.poll_event() {
+            match event {
+                SessionEvent::Message { stream, data, .. } => {
+                    self.events.push_back(NodeEvent::Message {
+                        from: name.to_owned(),
+                        stream,
+                        data,
+                    })
+                }
+                SessionEvent::StreamFinished { stream } => {
+                    self.events.push_back(NodeEvent::StreamFinished {
+                        from: name.to_owned(),
+                        stream,
+                    })
+                }
+                SessionEvent::PathClosed { path, reason } => closed.push((path, reason)),
+            }
+        }
+        let mut last_reason = None;
+        for (path, reason) in closed {
+            let transport = TransportId(path.0);
+            p.transports.remove(&transport);
+            self.transports.remove(&transport);
+            self.events
+                .push_back(NodeEvent::CloseTransport { transport, reason });
+            last_reason = Some(reason);
+        }
+        let ended = p.transports.is_empty() && last_reason.is_some();
+        self.peers.insert(name.to_owned(), p);
+        if let (true, Some(reason)) = (ended, last_reason) {
+            self.end_peer(name, reason);
+        }
+    }
+
+    fn push_session_events(&mut self, name: &str, session: &mut Session) {
+        while let Some(event) = session.poll_event() {
+            match event {
+                SessionEvent::Message { stream, data, .. } => {
+                    self.events.push_back(NodeEvent::Message {
+                        from: name.to_owned(),
+                        stream,
+                        data,
+                    })
+                }
+                SessionEvent::StreamFinished { stream } => {
+                    self.events.push_back(NodeEvent::StreamFinished {
+                        from: name.to_owned(),
+                        stream,
+                    })
+                }
+                SessionEvent::PathClosed { .. } => {}
+            }
+        }
+    }
+}
+
+/// Moves the handshake's frames to the transport's outbox, encoded: `packet_number` 0, one
+/// frame per datagram.
+fn drain_handshake(t: &mut Transport, config: &ConnectionConfig) {
+    loop {
+        let body = match &mut t.phase {
+            Phase::Initiating(initiator) => initiator.poll_body(),
+            Phase::Responding(responder) => responder.poll_body(),
+            Phase::Bound {
+                responder: Some(responder),
+                ..
+            } => responder.poll_body(),
+            _ => None,
+        };
+        let Some(body) = body else { return };
+        let mut buf = BytesMut::new();
+        // Handshake frames are far below any frame limit.
+        if encode_frame(&body.into_frame_message(), &config.frame_limits, &mut buf).is_ok() {
+            t.outbox.push_back(buf.freeze());
+        }
+    }
+}
+
+/// SplitMix64: spreads a small seed over 64 bits.
+fn mix(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,230 @@
+//! Nodes driven against each other in memory, over byte-stream pipes that deliver at once.
+
+use bytes::{Bytes, BytesMut};
+
+use super::*;
+
+/// Nodes and the pipes between them: (node, transport) ↔ (node, transport).
+struct Bus {
+    nodes: Vec<Node>,
+    pipes: Vec<((usize, TransportId), (usize, TransportId))>,
+    events: Vec<Vec<NodeEvent>>,
+    now: Timestamp,
+}
+
+impl Bus {
+    fn new(names: &[&str]) -> Self {
+        let nodes: Vec<Node> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let mut config = NodeConfig::new(*name);
+                config.seed = i as u64 + 1;
+                Node::new(config).unwrap()
+            })
+            .collect();
+        Self {
+            events: nodes.iter().map(|_| Vec::new()).collect(),
+            nodes,
+            pipes: Vec::new(),
+            now: Timestamp::ZERO,
+        }
+    }
+
+    /// Node `a` opens a byte stream to node `b` (which it expects to be called `name`).
+    fn connect(&mut self, a: usize, b: usize, name: &str) -> usize {
+        let ta = self.nodes[a].handle_transport_connected(
+            self.now,
+            TransportKind::ByteStream,
+            Some(name),
+        );
+        let tb = self.nodes[b].handle_transport_accepted(self.now, TransportKind::ByteStream);
+        self.pipes.push(((a, ta), (b, tb)));
+        self.pipes.len() - 1
+    }
+
+    fn pump(&mut self) {
+        for _ in 0..10_000 {
+            let mut moved = false;
+            for i in 0..self.nodes.len() {
+                let mut buf = BytesMut::new();
+                while let Some(t) = self.nodes[i].poll_transmit(self.now, &mut buf) {
+                    let data = buf.split().freeze();
+                    let peer = self.pipes.iter().find_map(|&(x, y)| {
+                        if x == (i, t) {
+                            Some(y)
+                        } else if y == (i, t) {
+                            Some(x)
+                        } else {
+                            None
+                        }
+                    });
+                    if let Some((j, tj)) = peer {
+                        self.nodes[j].handle_input(self.now, tj, data);
+                        moved = true;
+                    }
+                }
+                while let Some(event) = self.nodes[i].poll_event() {
+                    self.events[i].push(event);
+                    moved = true;
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the bus never settles");
+    }
+
+    fn messages(&self, node: usize) -> Vec<(String, i64, Bytes)> {
+        self.events[node]
+            .iter()
+            .filter_map(|e| match e {
+                NodeEvent::Message { from, stream, data } => {
+                    Some((from.clone(), *stream, data.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn messages_reach_peers_by_name_and_the_node_itself_without_a_transport() {
+    let mut bus = Bus::new(&["app-1", "app-2"]);
+    bus.connect(0, 1, "app-2");
+    bus.pump();
+    assert!(bus.events[0].contains(&NodeEvent::PeerUp {
+        peer: "app-2".into()
+    }));
+    assert!(bus.events[1].contains(&NodeEvent::PeerUp {
+        peer: "app-1".into()
+    }));
+    for i in 0..20u8 {
+        bus.nodes[0]
+            .send(bus.now, "app-2", 3, Bytes::from(vec![i; 100]))
+            .unwrap();
+        bus.nodes[1]
+            .send(bus.now, "app-1", 4, Bytes::from(vec![i; 10]))
+            .unwrap();
+    }
+    bus.nodes[0]
+        .send(bus.now, "app-1", 9, Bytes::from_static(b"self"))
+        .unwrap();
+    bus.pump();
+    let to_2 = bus.messages(1);
+    assert_eq!(to_2.len(), 20);
+    assert!(
+        to_2.iter()
+            .enumerate()
+            .all(|(i, (from, stream, data))| from == "app-1"
+                && *stream == 3
+                && data[..] == vec![i as u8; 100][..])
+    );
+    assert_eq!(bus.messages(0).len(), 21);
+    assert!(
+        bus.messages(0)
+            .contains(&("app-1".into(), 9, Bytes::from_static(b"self")))
+    );
+    assert_eq!(bus.nodes[0].transport_count(), 1);
+}
+
+#[test]
+fn messages_wait_for_a_session_within_bounds_and_flush_when_it_comes() {
+    let mut bus = Bus::new(&["app-1", "app-2"]);
+    bus.nodes[0].config.pending_messages = 5;
+    for i in 0..5u8 {
+        bus.nodes[0]
+            .send(bus.now, "app-2", 1, Bytes::from(vec![i; 8]))
+            .unwrap();
+    }
+    assert!(matches!(
+        bus.nodes[0].send(bus.now, "app-2", 1, Bytes::from_static(b"more")),
+        Err(NodeSendError::QueueFull { queued: 5, .. })
+    ));
+    assert!(matches!(
+        bus.nodes[0].send(bus.now, "Not_A_Name", 1, Bytes::from_static(b"x")),
+        Err(NodeSendError::InvalidName(_))
+    ));
+    bus.pump();
+    // Asked once for a transport to the peer.
+    let wanted = bus.events[0]
+        .iter()
+        .filter(|e| matches!(e, NodeEvent::PeerWanted { peer } if peer == "app-2"))
+        .count();
+    assert_eq!(wanted, 1);
+    bus.connect(0, 1, "app-2");
+    bus.pump();
+    assert_eq!(bus.messages(1).len(), 5);
+}
+
+#[test]
+fn a_second_node_claiming_a_connected_name_is_refused_and_the_first_is_unaffected() {
+    let mut bus = Bus::new(&["server-1", "app-1", "app-1"]);
+    bus.connect(1, 0, "server-1");
+    bus.pump();
+    bus.connect(2, 0, "server-1");
+    bus.pump();
+    let refused = bus.events[0].iter().any(|e| {
+        matches!(
+            e,
+            NodeEvent::CloseTransport {
+                reason: CloseReason::DuplicateName,
+                ..
+            }
+        )
+    });
+    assert!(refused, "{:?}", bus.events[0]);
+    assert!(bus.events[2].iter().any(|e| matches!(
+        e,
+        NodeEvent::CloseTransport {
+            reason: CloseReason::DuplicateName,
+            ..
+        }
+    )));
+    // The first app-1 still talks to the server.
+    bus.nodes[1]
+        .send(bus.now, "server-1", 1, Bytes::from_static(b"still here"))
+        .unwrap();
+    bus.pump();
+    assert_eq!(bus.messages(0).len(), 1);
+    assert_eq!(bus.nodes[0].peers().collect::<Vec<_>>(), vec!["app-1"]);
+}
+
+#[test]
+fn losing_every_transport_reports_the_peer_down_and_hands_messages_back() {
+    let mut bus = Bus::new(&["app-1", "app-2"]);
+    let pipe = bus.connect(0, 1, "app-2");
+    bus.pump();
+    let ((_, ta), _) = bus.pipes[pipe];
+    // Messages sent, then the transport dies before anything is delivered.
+    for i in 0..4u8 {
+        bus.nodes[0]
+            .send(bus.now, "app-2", 1, Bytes::from(vec![i; 50]))
+            .unwrap();
+    }
+    bus.nodes[0].handle_transport_closed(bus.now, ta);
+    bus.pipes.clear();
+    bus.pump();
+    let failed: Vec<&NodeEvent> = bus.events[0]
+        .iter()
+        .filter(|e| matches!(e, NodeEvent::SendFailed { .. }))
+        .collect();
+    assert_eq!(failed.len(), 1);
+    if let NodeEvent::SendFailed {
+        peer,
+        not_sent,
+        unacknowledged,
+        ..
+    } = failed[0]
+    {
+        assert_eq!(peer, "app-2");
+        assert_eq!(not_sent.len() + unacknowledged.len(), 4);
+    }
+    assert!(
+        bus.events[0]
+            .iter()
+            .any(|e| matches!(e, NodeEvent::PeerDown { peer, .. } if peer == "app-2"))
+    );
+    assert_eq!(bus.nodes[0].peers().count(), 0);
+}
