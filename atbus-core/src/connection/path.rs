@@ -186,6 +186,21 @@ impl Path {
             self.last_ack_eliciting_sent.unwrap_or(self.last_received) + self.config.ping_interval;
         if now >= keepalive {
             self.probe_pending = true;
+            self.compact_idle();
+        }
+    }
+
+    /// The path was idle for a keep-alive interval: it gives back what its busy times left
+    /// allocated (lists kept for reuse, an empty map's last node), so that an idle connection
+    /// holds little. Once per interval at most, so the hot path keeps its reuse.
+    fn compact_idle(&mut self) {
+        self.frame_scratch = Vec::new();
+        self.sent.compact();
+        self.events.shrink_to_fit();
+        if let Some(decoder) = &mut self.stream_decoder
+            && decoder.buffered_len() == 0
+        {
+            *decoder = StreamDecoder::new(*decoder.limits());
         }
     }
 }

@@ -53,6 +53,15 @@ pub(super) struct SentPackets {
 }
 
 impl SentPackets {
+    /// Gives back the memory lists kept for reuse, and the map's last node when nothing is in
+    /// flight.
+    pub(super) fn compact(&mut self) {
+        self.acked_scratch = Vec::new();
+        if self.packets.is_empty() {
+            self.packets = BTreeMap::new();
+        }
+    }
+
     /// Only ack-eliciting packets are tracked (`on_packet_sent`), so any tracked packet is one.
     fn has_ack_eliciting(&self) -> bool {
         !self.packets.is_empty()

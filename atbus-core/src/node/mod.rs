@@ -124,6 +124,8 @@ struct Peer {
     session: Session,
     session_id: SessionId,
     transports: BTreeSet<TransportId>,
+    /// The session's next timeout, as filed in `Node::timers`.
+    deadline: Option<Timestamp>,
 }
 
 /// Messages waiting for a session with a peer.
@@ -144,6 +146,17 @@ pub struct Node {
     peers: BTreeMap<String, Peer>,
     pending: BTreeMap<String, Pending>,
     events: VecDeque<NodeEvent>,
+    /// Sessions by their next timeout: the node finds what is due without looking at the
+    /// others (an idle peer costs nothing until its keep-alive).
+    timers: BTreeSet<(Timestamp, String)>,
+    /// Sessions that may have something to send (after input, a timeout or a send); one that
+    /// has nothing leaves the set when polled.
+    active: BTreeSet<String>,
+    /// Transports with handshake frames to send, or closing.
+    outbox_ready: BTreeSet<TransportId>,
+    /// Handshake timers by deadline (a transport's filed deadline is in `handshake_deadline`).
+    handshake_timers: BTreeSet<(Timestamp, TransportId)>,
+    handshake_deadline: BTreeMap<TransportId, Timestamp>,
 }
 
 impl Node {
@@ -163,6 +176,11 @@ impl Node {
             peers: BTreeMap::new(),
             pending: BTreeMap::new(),
             events: VecDeque::new(),
+            timers: BTreeSet::new(),
+            active: BTreeSet::new(),
+            outbox_ready: BTreeSet::new(),
+            handshake_timers: BTreeSet::new(),
+            handshake_deadline: BTreeMap::new(),
         })
     }
 
@@ -255,6 +273,7 @@ impl Node {
             let t = self.transports.get_mut(&id).expect("listed above");
             t.phase = Phase::Initiating(Box::new(initiator));
             drain_handshake(t, &self.config.connection);
+            self.note_transport(id);
         }
     }
 
@@ -287,13 +306,75 @@ impl Node {
         };
         drain_handshake(&mut transport, &self.config.connection);
         self.transports.insert(id, transport);
+        self.note_transport(id);
         id
+    }
+
+    /// Files a transport's state after a change: whether it has frames to send (or is
+    /// closing), and whether its handshake has a timer.
+    fn note_transport(&mut self, id: TransportId) {
+        let (ready, next) = match self.transports.get(&id) {
+            Some(t) => (
+                !t.outbox.is_empty() || matches!(t.phase, Phase::Closing(_)),
+                t.poll_timeout(),
+            ),
+            None => (false, None),
+        };
+        if ready {
+            self.outbox_ready.insert(id);
+        } else {
+            self.outbox_ready.remove(&id);
+        }
+        let filed = self.handshake_deadline.get(&id).copied();
+        if filed != next {
+            if let Some(old) = filed {
+                self.handshake_timers.remove(&(old, id));
+                self.handshake_deadline.remove(&id);
+            }
+            if let Some(next) = next {
+                self.handshake_timers.insert((next, id));
+                self.handshake_deadline.insert(id, next);
+            }
+        }
+    }
+
+    /// Forgets a transport.
+    fn forget_transport(&mut self, id: TransportId) -> Option<Transport> {
+        let transport = self.transports.remove(&id);
+        self.note_transport(id);
+        transport
+    }
+
+    /// Files the session with `name` again under its next timeout.
+    fn reschedule(&mut self, name: &str) {
+        let Some(p) = self.peers.get_mut(name) else {
+            return;
+        };
+        let next = p.session.poll_timeout();
+        if next == p.deadline {
+            return;
+        }
+        if let Some(old) = p.deadline {
+            self.timers.remove(&(old, name.to_owned()));
+        }
+        if let Some(next) = next {
+            self.timers.insert((next, name.to_owned()));
+        }
+        p.deadline = next;
+    }
+
+    /// The session with `name` changed: it may have something to send, and its timers moved.
+    fn touch(&mut self, name: &str) {
+        if self.peers.contains_key(name) {
+            self.active.insert(name.to_owned());
+            self.collect_session(name);
+        }
     }
 
     /// The transport died (closed by the peer, a socket error): what it carried goes on the
     /// session's other transports; a session left without any ends.
     pub fn handle_transport_closed(&mut self, _now: Timestamp, transport: TransportId) {
-        let Some(t) = self.transports.remove(&transport) else {
+        let Some(t) = self.forget_transport(transport) else {
             return;
         };
         if let Phase::Bound { peer, .. } = t.phase {
@@ -338,6 +419,9 @@ impl Node {
                             let _ = responder.handle_frame(now, &frame.message, &mut self.table);
                         }
                         drain_handshake(t, &self.config.connection);
+                        if !t.outbox.is_empty() {
+                            self.outbox_ready.insert(transport);
+                        }
                     }
                 }
                 if let Some(p) = self.peers.get_mut(&peer) {
@@ -347,7 +431,7 @@ impl Node {
                         TransportKind::ByteStream => p.session.handle_bytes(path, now, &data),
                     }
                 }
-                self.collect_session(&peer);
+                self.touch(&peer);
             }
         }
     }
@@ -405,6 +489,7 @@ impl Node {
                 Ok(None) => {}
                 Ok(Some(established)) => {
                     self.bind(now, id, established);
+                    self.note_transport(id);
                     return;
                 }
                 Err(reason) => {
@@ -416,6 +501,7 @@ impl Node {
         if let Some(reason) = broken {
             self.fail_handshake(now, id, reason);
         }
+        self.note_transport(id);
     }
 
     /// The handshake on `id` failed: the transport closes once its last answer went out, and a
@@ -429,6 +515,7 @@ impl Node {
             _ => None,
         };
         t.phase = Phase::Closing(reason);
+        self.note_transport(id);
         if let Some(peer) = peer {
             self.start_deferred(now, &peer);
         }
@@ -474,6 +561,7 @@ impl Node {
             session: Session::new(self.config.connection.clone()),
             session_id: established.session_id,
             transports: BTreeSet::new(),
+            deadline: None,
         });
         // Ids are the node's own and never reused, so the session cannot have this path.
         let _ = entry.session.add_path(PathId(id.0), path);
@@ -503,7 +591,7 @@ impl Node {
                 });
             }
         }
-        self.collect_session(&peer);
+        self.touch(&peer);
     }
 
     // ----- application commands -----
@@ -526,13 +614,15 @@ impl Node {
             return Ok(());
         }
         if let Some(peer) = self.peers.get_mut(to) {
-            return peer
-                .session
-                .send(stream, data, None)
-                .map_err(|source| NodeSendError::Stream {
-                    peer: to.to_owned(),
-                    source,
-                });
+            let result =
+                peer.session
+                    .send(stream, data, None)
+                    .map_err(|source| NodeSendError::Stream {
+                        peer: to.to_owned(),
+                        source,
+                    });
+            self.touch(to);
+            return result;
         }
         if check_node_name(to, "to").is_err() {
             return Err(NodeSendError::InvalidName(to.to_owned()));
@@ -569,12 +659,15 @@ impl Node {
                 peer: to.to_owned(),
                 source: StreamSendError::Closed,
             })?;
-        peer.session
+        let result = peer
+            .session
             .finish(stream)
             .map_err(|source| NodeSendError::Stream {
                 peer: to.to_owned(),
                 source,
-            })
+            });
+        self.touch(to);
+        result
     }
 
     /// Ends the session with `peer` (and drops what waits for one): its transports are to be
@@ -590,8 +683,12 @@ impl Node {
         let mut unacknowledged = Vec::new();
         if let Some(mut p) = self.peers.remove(peer) {
             self.table.remove(peer, p.session_id);
+            if let Some(deadline) = p.deadline {
+                self.timers.remove(&(deadline, peer.to_owned()));
+            }
+            self.active.remove(peer);
             for transport in std::mem::take(&mut p.transports) {
-                self.transports.remove(&transport);
+                self.forget_transport(transport);
                 self.events
                     .push_back(NodeEvent::CloseTransport { transport, reason });
             }
@@ -631,32 +728,38 @@ impl Node {
     /// The next bytes to write, appended to `buf`, and the transport they go on: handshake
     /// frames first, then the sessions' datagrams.
     pub fn poll_transmit(&mut self, now: Timestamp, buf: &mut BytesMut) -> Option<TransportId> {
-        let mut finished = Vec::new();
-        let mut found = None;
-        for (id, t) in &mut self.transports {
+        while let Some(&id) = self.outbox_ready.first() {
+            let Some(t) = self.transports.get_mut(&id) else {
+                self.outbox_ready.remove(&id);
+                continue;
+            };
             if let Some(bytes) = t.outbox.pop_front() {
                 buf.extend_from_slice(&bytes);
-                found = Some(*id);
-                break;
+                self.note_transport(id);
+                return Some(id);
             }
             if let Phase::Closing(reason) = t.phase {
-                finished.push((*id, reason));
+                // Its last answer is out: it goes.
+                self.forget_transport(id);
+                self.events.push_back(NodeEvent::CloseTransport {
+                    transport: id,
+                    reason,
+                });
+            } else {
+                self.outbox_ready.remove(&id);
             }
         }
-        for (transport, reason) in finished {
-            self.transports.remove(&transport);
-            self.events
-                .push_back(NodeEvent::CloseTransport { transport, reason });
-        }
-        if found.is_some() {
-            return found;
-        }
-        let names: Vec<String> = self.peers.keys().cloned().collect();
-        for name in names {
-            let p = self.peers.get_mut(&name).expect("listed above");
-            if let Some((path, _)) = p.session.poll_transmit(now, buf) {
+        while let Some(name) = self.active.first().cloned() {
+            let sent = self
+                .peers
+                .get_mut(&name)
+                .and_then(|p| p.session.poll_transmit(now, buf));
+            if let Some((path, _)) = sent {
+                self.reschedule(&name);
                 return Some(TransportId(path.0));
             }
+            // Nothing more to send until its next input, timeout or send.
+            self.active.remove(&name);
             self.collect_session(&name);
         }
         None
@@ -669,15 +772,24 @@ impl Node {
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        let handshakes = self.transports.values().filter_map(Transport::poll_timeout);
-        let sessions = self.peers.values().filter_map(|p| p.session.poll_timeout());
-        handshakes.chain(sessions).min()
+        let handshakes = self.handshake_timers.first().map(|(at, _)| *at);
+        let sessions = self.timers.first().map(|(at, _)| *at);
+        handshakes.into_iter().chain(sessions).min()
     }
 
     /// Timers that are due: handshake resends and deadlines, and every session's timers.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         let mut failed_handshakes = Vec::new();
-        for (id, t) in self.transports.iter_mut() {
+        let due: Vec<TransportId> = self
+            .handshake_timers
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, id)| *id)
+            .collect();
+        for id in due {
+            let Some(t) = self.transports.get_mut(&id) else {
+                continue;
+            };
             if t.poll_timeout().is_none_or(|at| at > now) {
                 continue;
             }
@@ -693,18 +805,29 @@ impl Node {
             };
             drain_handshake(t, &self.config.connection);
             if failed.is_some() {
-                failed_handshakes.push(*id);
+                failed_handshakes.push(id);
             }
+            self.note_transport(id);
         }
         for id in failed_handshakes {
             self.fail_handshake(now, id, CloseReason::HandshakeTimeout);
         }
-        let names: Vec<String> = self.peers.keys().cloned().collect();
-        for name in names {
+        // Only the sessions whose timeout is due: an idle peer costs nothing. Each runs once:
+        // a deadline that only a transmit clears (pacing) stays due until the drain.
+        let mut due = Vec::new();
+        while let Some((at, name)) = self.timers.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.timers.remove(&(at, name.clone()));
+            due.push(name);
+        }
+        for name in due {
             if let Some(p) = self.peers.get_mut(&name) {
+                p.deadline = None;
                 p.session.handle_timeout(now);
             }
-            self.collect_session(&name);
+            self.touch(&name);
         }
     }
 
@@ -736,7 +859,7 @@ impl Node {
         for (path, reason) in closed {
             let transport = TransportId(path.0);
             p.transports.remove(&transport);
-            self.transports.remove(&transport);
+            self.forget_transport(transport);
             self.events
                 .push_back(NodeEvent::CloseTransport { transport, reason });
             last_reason = Some(reason);
@@ -745,6 +868,8 @@ impl Node {
         self.peers.insert(name.to_owned(), p);
         if let (true, Some(reason)) = (ended, last_reason) {
             self.end_peer(name, reason);
+        } else {
+            self.reschedule(name);
         }
     }
 
