@@ -241,6 +241,7 @@ impl StreamSet {
 
     /// Whether any stream has something to send (again or for the first time) within its
     /// peer's limit, its end or its reset included.
+    #[inline]
     pub(super) fn has_sendable(&self) -> bool {
         self.streams
             .values()
@@ -248,6 +249,7 @@ impl StreamSet {
     }
 
     /// Whether some stream's receive state changed and should be acknowledged.
+    #[inline]
     pub(super) fn ack_wanted(&self) -> bool {
         self.streams.values().any(|s| s.ack_repeats > 0)
     }
