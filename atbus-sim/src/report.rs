@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::io;
 
-use crate::engine::RunReport;
+use crate::engine::{Outcome, RunReport};
 use crate::metrics::Metrics;
 
 /// A multi-line summary of one run.
@@ -200,4 +200,36 @@ pub fn svg_plot(report: &RunReport, bucket_s: f64) -> String {
     polyline(&mut svg, &goodput, top2, end_s, max_goodput, "darkorange");
     svg.push_str("</svg>\n");
     svg
+}
+
+impl RunReport {
+    /// The reliability check every transport test makes: the run completed (every message
+    /// arrived), and none arrived twice, out of order or modified. The error says which.
+    pub fn check_delivered_exactly_once(&self) -> Result<(), String> {
+        let m = &self.metrics;
+        if self.outcome != Outcome::Completed {
+            let missing: Vec<String> = m
+                .messages
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.completed_at.is_none())
+                .map(|(i, r)| format!("#{i} sent {:?}", r.sent_at))
+                .take(10)
+                .collect();
+            return Err(format!(
+                "{:?} with {} of {} messages incomplete ({} refused by the sender), first: {missing:?}",
+                self.outcome,
+                m.incomplete(),
+                m.messages.len(),
+                m.send_failures
+            ));
+        }
+        if m.duplicate_deliveries + m.out_of_order_deliveries + m.corrupted_deliveries > 0 {
+            return Err(format!(
+                "{} duplicate, {} out of order, {} corrupted",
+                m.duplicate_deliveries, m.out_of_order_deliveries, m.corrupted_deliveries
+            ));
+        }
+        Ok(())
+    }
 }

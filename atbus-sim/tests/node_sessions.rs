@@ -7,8 +7,8 @@ use std::time::Duration;
 use atbus_core::node::NodeConfig;
 use atbus_sim::seeds::for_each_seed;
 use atbus_sim::{
-    Endpoint, Fault, LinkConfig, LinkKind, LossModel, NodeEndpoint, NodeId, Outcome, RunReport,
-    Scenario, Simulator, Workload,
+    Endpoint, Fault, LinkConfig, LinkKind, LossModel, NodeEndpoint, NodeId, RunReport, Scenario,
+    Simulator, Workload,
 };
 
 fn run(scenario: Scenario) -> Result<RunReport, String> {
@@ -23,34 +23,6 @@ fn run(scenario: Scenario) -> Result<RunReport, String> {
     Ok(Simulator::new(scenario, &mut factory)
         .map_err(|e| e.to_string())?
         .run())
-}
-
-fn check(report: &RunReport) -> Result<(), String> {
-    let m = &report.metrics;
-    if report.outcome != Outcome::Completed {
-        let missing: Vec<String> = m
-            .messages
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.completed_at.is_none())
-            .map(|(i, r)| format!("#{i} sent {:?}", r.sent_at))
-            .take(20)
-            .collect();
-        return Err(format!(
-            "{:?} with {} of {} messages incomplete ({} refused by the sender): {missing:?}",
-            report.outcome,
-            m.incomplete(),
-            m.messages.len(),
-            m.send_failures
-        ));
-    }
-    if m.duplicate_deliveries + m.out_of_order_deliveries + m.corrupted_deliveries > 0 {
-        return Err(format!(
-            "{} duplicate, {} out of order, {} corrupted",
-            m.duplicate_deliveries, m.out_of_order_deliveries, m.corrupted_deliveries
-        ));
-    }
-    Ok(())
 }
 
 fn lossy() -> LinkConfig {
@@ -96,7 +68,7 @@ fn a_mesh_of_nodes_exchanges_messages_by_name_under_loss() {
                 start: Duration::ZERO,
             });
         }
-        check(&run(scenario)?)
+        run(scenario)?.check_delivered_exactly_once()
     });
 }
 
@@ -144,7 +116,7 @@ fn a_session_fails_over_when_one_of_its_transports_dies() {
             })
             .deadline(Duration::from_secs(300));
         let report = run(scenario)?;
-        check(&report)?;
+        report.check_delivered_exactly_once()?;
         // Both transports carried client data: the byte stream until it was reset, the
         // datagram link (lossy, slower, so second choice) at least while the stream was gone.
         let carried = |link: usize| {
@@ -199,6 +171,6 @@ fn a_partition_longer_than_the_idle_timeout_ends_the_session_and_it_comes_back()
                 start: Duration::from_secs(60),
             })
             .deadline(Duration::from_secs(120));
-        check(&run(scenario)?)
+        run(scenario)?.check_delivered_exactly_once()
     });
 }

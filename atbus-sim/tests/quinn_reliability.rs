@@ -50,21 +50,8 @@ fn check(name: &str, link: LinkConfig, congestion: QuinnCongestion, seeds: std::
         let report = Simulator::new(scenario, &mut factory)
             .map_err(|e| e.to_string())?
             .run();
+        report.check_delivered_exactly_once()?;
         let m = &report.metrics;
-        if report.outcome != Outcome::Completed {
-            return Err(format!(
-                "{:?} with {} of {} messages incomplete",
-                report.outcome,
-                m.incomplete(),
-                m.messages.len()
-            ));
-        }
-        if m.duplicate_deliveries + m.out_of_order_deliveries + m.corrupted_deliveries > 0 {
-            return Err(format!(
-                "{} duplicate, {} out of order, {} corrupted",
-                m.duplicate_deliveries, m.out_of_order_deliveries, m.corrupted_deliveries
-            ));
-        }
         if m.send_failures > 0 {
             return Err(format!("{} sends refused", m.send_failures));
         }

@@ -201,24 +201,38 @@ impl Session {
     /// goes on; `None` when nothing is due now. Paths are offered the chance in order of
     /// smoothed RTT, so stream data takes the fastest path with room (see the module docs).
     pub fn poll_transmit(&mut self, now: Timestamp, buf: &mut BytesMut) -> Option<(PathId, usize)> {
-        let mut order: Vec<(std::time::Duration, PathId)> = self
-            .paths
-            .iter()
-            .map(|(id, path)| (path.rtt().smoothed(), *id))
-            .collect();
-        order.sort_unstable();
-        for (_, id) in order {
-            let path = self.paths.get_mut(&id).expect("listed above");
-            if let Some(len) = path.poll_transmit(&mut self.streams, now, buf) {
+        if self.paths.len() == 1 {
+            // The usual case: no order to establish, no list to allocate.
+            let id = *self.paths.keys().next().expect("one path");
+            if let Some(len) = self.offer(id, now, buf) {
                 return Some((id, len));
             }
-            if self.closed.remove(&id) {
-                // Closed, and its close frame (if any) is out: it leaves.
-                self.paths.remove(&id);
+        } else {
+            let mut order: Vec<(std::time::Duration, PathId)> = self
+                .paths
+                .iter()
+                .map(|(id, path)| (path.rtt().smoothed(), *id))
+                .collect();
+            order.sort_unstable();
+            for (_, id) in order {
+                if let Some(len) = self.offer(id, now, buf) {
+                    return Some((id, len));
+                }
             }
         }
         self.collect();
         None
+    }
+
+    /// Lets path `id` write a datagram; a closed path with nothing left to send (its close
+    /// frame is out) leaves the session.
+    fn offer(&mut self, id: PathId, now: Timestamp, buf: &mut BytesMut) -> Option<usize> {
+        let path = self.paths.get_mut(&id)?;
+        let len = path.poll_transmit(&mut self.streams, now, buf);
+        if len.is_none() && self.closed.remove(&id) {
+            self.paths.remove(&id);
+        }
+        len
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.

@@ -1,0 +1,335 @@
+//! The node's transports while they register: opening and accepting them, the handshake on
+//! each, and binding an established one to the session with its peer.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+
+use super::transport::{Phase, Transport};
+use super::{Node, NodeEvent, Peer, TransportId, TransportKind};
+use crate::Timestamp;
+use crate::connection::{ConnectionConfig, Path, PathId, Session};
+use crate::frame::{DatagramDecoder, StreamDecoder, encode_frame};
+use crate::handshake::{Established, Initiator, InitiatorOptions, NoAuthentication, Responder};
+use crate::proto::{CloseReason, FrameMessage};
+
+impl Node {
+    /// The owner opened a transport, meant to reach `expected_peer` when it knows whom (a
+    /// responder with another name then fails the handshake). The node registers on it.
+    pub fn handle_transport_connected(
+        &mut self,
+        now: Timestamp,
+        kind: TransportKind,
+        expected_peer: Option<&str>,
+    ) -> TransportId {
+        if let Some(peer) = expected_peer
+            && !self.peers.contains_key(peer)
+            && self.registering_to(peer)
+        {
+            return self.add_transport(
+                kind,
+                Phase::Deferred {
+                    peer: peer.to_owned(),
+                },
+            );
+        }
+        let initiator = self.initiator(now, kind, expected_peer);
+        self.add_transport(kind, Phase::Initiating(Box::new(initiator)))
+    }
+
+    /// An initiator for a transport of `kind` to `expected_peer`; a second transport to a peer
+    /// joins the session it already has.
+    pub(super) fn initiator(
+        &self,
+        now: Timestamp,
+        kind: TransportKind,
+        expected_peer: Option<&str>,
+    ) -> Initiator {
+        let mut options = match kind {
+            TransportKind::Datagram => InitiatorOptions::datagram(),
+            TransportKind::ByteStream => InitiatorOptions::default(),
+        };
+        options.deadline = self.config.handshake_deadline;
+        options.expected_peer = expected_peer.map(str::to_owned);
+        options.join = expected_peer
+            .and_then(|p| self.peers.get(p))
+            .map(|p| p.session_id);
+        Initiator::new(&self.identity, options, Box::new(NoAuthentication), now)
+    }
+
+    /// Whether one of our transports to `peer` is registering.
+    pub(super) fn registering_to(&self, peer: &str) -> bool {
+        self.transports.values().any(|t| match &t.phase {
+            Phase::Initiating(initiator) => initiator.expected_peer() == Some(peer),
+            _ => false,
+        })
+    }
+
+    /// Starts the registration of transports deferred for `peer`: all of them when `peer` has
+    /// a session (they join it), else the first (it starts one, the others wait for it).
+    pub(super) fn start_deferred(&mut self, now: Timestamp, peer: &str) {
+        let waiting: Vec<TransportId> = self
+            .transports
+            .iter()
+            .filter(|(_, t)| matches!(&t.phase, Phase::Deferred { peer: p } if p == peer))
+            .map(|(id, _)| *id)
+            .collect();
+        let all = self.peers.contains_key(peer);
+        for id in waiting.into_iter().take(if all { usize::MAX } else { 1 }) {
+            let kind = self.transports[&id].kind;
+            let initiator = self.initiator(now, kind, Some(peer));
+            let t = self.transports.get_mut(&id).expect("listed above");
+            t.phase = Phase::Initiating(Box::new(initiator));
+            drain_handshake(t, &self.config.connection);
+            self.note_transport(id);
+        }
+    }
+
+    /// The owner accepted a transport (a TCP connection, a new UDP source). The node waits for
+    /// the peer's registration on it.
+    pub fn handle_transport_accepted(
+        &mut self,
+        now: Timestamp,
+        kind: TransportKind,
+    ) -> TransportId {
+        let responder = Responder::new(
+            &self.identity,
+            self.config.handshake_deadline,
+            Box::new(NoAuthentication),
+            now,
+        );
+        self.add_transport(kind, Phase::Responding(Box::new(responder)))
+    }
+
+    pub(super) fn add_transport(&mut self, kind: TransportKind, phase: Phase) -> TransportId {
+        let id = TransportId(self.next_transport);
+        self.next_transport += 1;
+        let decoder = (kind == TransportKind::ByteStream)
+            .then(|| StreamDecoder::new(self.config.connection.frame_limits));
+        let mut transport = Transport {
+            kind,
+            phase,
+            decoder,
+            outbox: VecDeque::new(),
+        };
+        drain_handshake(&mut transport, &self.config.connection);
+        self.transports.insert(id, transport);
+        self.note_transport(id);
+        id
+    }
+
+    /// Files a transport's state after a change: whether it has frames to send (or is
+    /// closing), and whether its handshake has a timer.
+    pub(super) fn note_transport(&mut self, id: TransportId) {
+        let (ready, next) = match self.transports.get(&id) {
+            Some(t) => (
+                !t.outbox.is_empty() || matches!(t.phase, Phase::Closing(_)),
+                t.poll_timeout(),
+            ),
+            None => (false, None),
+        };
+        if ready {
+            self.outbox_ready.insert(id);
+        } else {
+            self.outbox_ready.remove(&id);
+        }
+        let filed = self.handshake_deadline.get(&id).copied();
+        if filed != next {
+            if let Some(old) = filed {
+                self.handshake_timers.remove(&(old, id));
+                self.handshake_deadline.remove(&id);
+            }
+            if let Some(next) = next {
+                self.handshake_timers.insert((next, id));
+                self.handshake_deadline.insert(id, next);
+            }
+        }
+    }
+
+    /// Forgets a transport.
+    pub(super) fn forget_transport(&mut self, id: TransportId) -> Option<Transport> {
+        let transport = self.transports.remove(&id);
+        self.note_transport(id);
+        transport
+    }
+
+    /// Input on a transport whose handshake runs.
+    pub(super) fn handshake_input(&mut self, now: Timestamp, id: TransportId, data: Bytes) {
+        let limits = self.config.connection.frame_limits;
+        let t = self.transports.get_mut(&id).expect("known transport");
+        let mut frames: VecDeque<FrameMessage> = VecDeque::new();
+        let mut broken = None;
+        match t.kind {
+            TransportKind::Datagram => {
+                let mut decoded = Vec::new();
+                if DatagramDecoder::new(limits)
+                    .decode(data, &mut decoded)
+                    .is_ok()
+                {
+                    frames.extend(decoded.into_iter().map(|f| f.message));
+                }
+            }
+            TransportKind::ByteStream => {
+                if let Some(decoder) = &mut t.decoder {
+                    decoder.feed(&data);
+                }
+            }
+        }
+        loop {
+            // Byte streams: one frame at a time, so that the bytes after the handshake stay in
+            // the decoder for the path.
+            let frame = match (t.kind, &mut t.decoder) {
+                (TransportKind::ByteStream, Some(decoder)) => match decoder.next_frame() {
+                    Ok(Some(frame)) => Some(frame.message),
+                    Ok(None) => None,
+                    Err(error) => {
+                        broken = Some(error.close_reason());
+                        None
+                    }
+                },
+                _ => frames.pop_front(),
+            };
+            let Some(frame) = frame else { break };
+            let outcome = match &mut t.phase {
+                Phase::Initiating(initiator) => initiator
+                    .handle_frame(now, &frame)
+                    .map(|()| initiator.established().cloned())
+                    .map_err(|e| e.close_reason()),
+                Phase::Responding(responder) => responder
+                    .handle_frame(now, &frame, &mut self.table)
+                    .map(|()| responder.established().cloned())
+                    .map_err(|e| e.close_reason()),
+                _ => break,
+            };
+            drain_handshake(t, &self.config.connection);
+            match outcome {
+                Ok(None) => {}
+                Ok(Some(established)) => {
+                    self.bind(now, id, established);
+                    self.note_transport(id);
+                    return;
+                }
+                Err(reason) => {
+                    broken = Some(reason);
+                    break;
+                }
+            }
+        }
+        if let Some(reason) = broken {
+            self.fail_handshake(now, id, reason);
+        }
+        self.note_transport(id);
+    }
+
+    /// The handshake on `id` failed: the transport closes once its last answer went out, and a
+    /// transport that waited for it registers now.
+    pub(super) fn fail_handshake(&mut self, now: Timestamp, id: TransportId, reason: CloseReason) {
+        let Some(t) = self.transports.get_mut(&id) else {
+            return;
+        };
+        let peer = match &t.phase {
+            Phase::Initiating(initiator) => initiator.expected_peer().map(str::to_owned),
+            _ => None,
+        };
+        t.phase = Phase::Closing(reason);
+        self.note_transport(id);
+        if let Some(peer) = peer {
+            self.start_deferred(now, &peer);
+        }
+    }
+
+    /// The handshake on `id` is established: the transport becomes a path of the session with
+    /// the peer.
+    pub(super) fn bind(&mut self, now: Timestamp, id: TransportId, established: Established) {
+        let peer = established.peer_name.clone();
+        // A session under this name that the handshake did not join is over.
+        if self
+            .peers
+            .get(&peer)
+            .is_some_and(|p| p.session_id != established.session_id)
+        {
+            self.end_peer(&peer, CloseReason::PeerReset);
+        }
+        let t = self.transports.get_mut(&id).expect("known transport");
+        let responder = match std::mem::replace(&mut t.phase, Phase::Closing(CloseReason::Unknown))
+        {
+            Phase::Responding(responder) if t.kind == TransportKind::Datagram => Some(responder),
+            _ => None,
+        };
+        t.phase = Phase::Bound {
+            peer: peer.clone(),
+            responder,
+        };
+        let config = self.config.connection.clone();
+        let (path, leftover) = match t.kind {
+            TransportKind::Datagram => (Path::new(config, now), BytesMut::new()),
+            TransportKind::ByteStream => {
+                let leftover = t
+                    .decoder
+                    .take()
+                    .map(|mut d| d.buffer_mut().split())
+                    .unwrap_or_default();
+                (Path::byte_stream(config, now), leftover)
+            }
+        };
+        let kind = t.kind;
+        let new = !self.peers.contains_key(&peer);
+        let entry = self.peers.entry(peer.clone()).or_insert_with(|| Peer {
+            session: Session::new(self.config.connection.clone()),
+            session_id: established.session_id,
+            transports: BTreeSet::new(),
+            deadline: None,
+        });
+        // Ids are the node's own and never reused, so the session cannot have this path.
+        let _ = entry.session.add_path(PathId(id.0), path);
+        entry.transports.insert(id);
+        if kind == TransportKind::ByteStream && !leftover.is_empty() {
+            entry.session.handle_bytes(PathId(id.0), now, &leftover);
+        }
+        if new {
+            self.events
+                .push_back(NodeEvent::PeerUp { peer: peer.clone() });
+        }
+        self.start_deferred(now, &peer);
+        if let Some(pending) = self.pending.remove(&peer) {
+            let p = self.peers.get_mut(&peer).expect("inserted above");
+            let mut refused = Vec::new();
+            for (stream, data) in pending.messages {
+                if p.session.send(stream, data.clone(), None).is_err() {
+                    refused.push((stream, data));
+                }
+            }
+            if !refused.is_empty() {
+                self.events.push_back(NodeEvent::SendFailed {
+                    peer: peer.clone(),
+                    reason: CloseReason::BufferFull,
+                    not_sent: refused,
+                    unacknowledged: Vec::new(),
+                });
+            }
+        }
+        self.touch(&peer);
+    }
+}
+
+/// Moves the handshake's frames to the transport's outbox, encoded: `packet_number` 0, one
+/// frame per datagram.
+pub(super) fn drain_handshake(t: &mut Transport, config: &ConnectionConfig) {
+    loop {
+        let body = match &mut t.phase {
+            Phase::Initiating(initiator) => initiator.poll_body(),
+            Phase::Responding(responder) => responder.poll_body(),
+            Phase::Bound {
+                responder: Some(responder),
+                ..
+            } => responder.poll_body(),
+            _ => None,
+        };
+        let Some(body) = body else { return };
+        let mut buf = BytesMut::new();
+        // Handshake frames are far below any frame limit.
+        if encode_frame(&body.into_frame_message(), &config.frame_limits, &mut buf).is_ok() {
+            t.outbox.push_back(buf.freeze());
+        }
+    }
+}
