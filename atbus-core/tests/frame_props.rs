@@ -126,12 +126,13 @@ fn handshake_steps() -> impl Strategy<Value = (Option<Box<Register>>, Option<Box
         });
     let outcome = prop_oneof![
         Just(None),
-        any::<(u32, u64)>().prop_map(|(version, session_id)| Some(Outcome::Accepted(
-            RegisterAccepted {
+        any::<(u32, u64, bool)>().prop_map(|(version, session_id, adopted)| Some(
+            Outcome::Accepted(RegisterAccepted {
                 version,
-                session_id
-            }
-        ))),
+                session_id,
+                adopted,
+            })
+        )),
         (0i32..17, "[ -~]{0,40}").prop_map(|(reason, message)| Some(Outcome::Refused(
             RegisterRefused { reason, message }
         ))),

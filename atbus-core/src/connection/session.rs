@@ -235,6 +235,14 @@ impl Session {
         len
     }
 
+    /// Closes every path: each sends its close frame with the next transmits, then leaves
+    /// (reported as [`SessionEvent::PathClosed`]). The streams stay, with what they hold.
+    pub fn close(&mut self, reason: CloseReason) {
+        for path in self.paths.values_mut() {
+            path.close(reason);
+        }
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         self.paths

@@ -548,6 +548,7 @@ mod tests {
                 outcome: Some(Outcome::Accepted(RegisterAccepted {
                     version: 3,
                     session_id: 9,
+                    adopted: false,
                 })),
                 auth: Bytes::new(),
             })),

@@ -202,7 +202,7 @@ impl AwaitingResult {
             peer_instance,
             version: accepted.version,
             session_id,
-            joined: settings.join == Some(session_id),
+            joined: settings.join == Some(session_id) || accepted.adopted,
         })
     }
 }

@@ -275,6 +275,7 @@ fn only_the_highest_common_version_is_accepted() {
         result.outcome = Some(Outcome::Accepted(crate::proto::RegisterAccepted {
             version,
             session_id: 1,
+            adopted: false,
         }));
         result_frame(result)
     };

@@ -67,7 +67,8 @@ fn result() -> impl Strategy<Value = RegisterResult> {
         (version(), id()).prop_map(|(version, session_id)| Some(Outcome::Accepted(
             RegisterAccepted {
                 version,
-                session_id
+                session_id,
+                adopted: false,
             }
         ))),
         (0i32..20, ".{0,40}").prop_map(|(reason, message)| Some(Outcome::Refused(

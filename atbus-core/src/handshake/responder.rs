@@ -40,6 +40,8 @@ struct Settings {
     identity: LocalIdentity,
     authenticator: Box<dyn Authenticator>,
     timeout: HandshakeTimeout,
+    /// The session a registration asking for a new one joins instead (a simultaneous open).
+    adopt: Option<SessionId>,
 }
 
 /// An accepted registration.
@@ -76,6 +78,7 @@ impl AwaitingRegister {
                 result.outcome = Some(Outcome::Accepted(RegisterAccepted {
                     version: accepted.established.version,
                     session_id: accepted.established.session_id.get(),
+                    adopted: register.session_id == 0 && accepted.established.joined,
                 }));
                 result.auth = accepted.auth;
                 Stage::Established {
@@ -133,7 +136,7 @@ impl AwaitingRegister {
         let claim = Claim {
             name: &register.name,
             instance,
-            session: SessionId::new(register.session_id),
+            session: SessionId::new(register.session_id).or(settings.adopt),
         };
         let admission =
             table
@@ -203,10 +206,19 @@ impl Responder {
                     started: now,
                     limit: deadline,
                 },
+                adopt: None,
             },
             stage: Stage::AwaitingRegister(AwaitingRegister),
             outbox: None,
         }
+    }
+
+    /// Makes a registration that asks for a new session join `session` instead, when that is
+    /// the sender's live session in the table: the node calls this when the sender and it
+    /// opened connections to each other at once and its own registration won (PROTOCOL.md
+    /// §6). The answer says `adopted`.
+    pub fn adopt(&mut self, session: SessionId) {
+        self.settings.adopt = Some(session);
     }
 
     /// A frame arrived on the connection.

@@ -197,6 +197,13 @@ impl SessionTable {
         })
     }
 
+    /// Enters a session that `name` admitted us to (our own registration established it): the
+    /// name is taken as if we had admitted it, so that another instance claiming it is judged
+    /// by the policy and the same instance may join it.
+    pub fn enter(&mut self, name: &str, live: LiveSession) {
+        self.sessions.insert(name.to_owned(), live);
+    }
+
     /// Ends the session `session_id` of `name`, if it is still the live one (a late removal of
     /// a replaced session leaves its successor alone).
     pub fn remove(&mut self, name: &str, session_id: SessionId) -> Option<LiveSession> {

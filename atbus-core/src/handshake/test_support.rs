@@ -87,6 +87,7 @@ pub(super) fn good_result(session_id: u64) -> RegisterResult {
         outcome: Some(Outcome::Accepted(RegisterAccepted {
             version: 3,
             session_id,
+            adopted: false,
         })),
         auth: Bytes::new(),
     }

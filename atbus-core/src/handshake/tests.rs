@@ -319,6 +319,7 @@ fn wire_vectors_match_the_protocol_document() {
         outcome: Some(Outcome::Accepted(RegisterAccepted {
             version: 3,
             session_id: 0x2122_2324_2526_2728,
+            adopted: false,
         })),
         ..RegisterResult::default()
     };

@@ -3,7 +3,9 @@
 use bytes::Bytes;
 
 use super::TransportId;
+use super::dial::AttemptId;
 use crate::connection::SendError as StreamSendError;
+use crate::discovery::GatewayAddress;
 use crate::proto::CloseReason;
 
 /// Something the node tells its owner (drain with [`Node::poll_event`](super::Node::poll_event)).
@@ -56,6 +58,29 @@ pub enum NodeEvent {
         /// The peer.
         peer: String,
     },
+    /// The node wants a transport to `address` (a dial of `peer` from discovery, or
+    /// [`Node::connect`](super::Node::connect)): the owner opens it and answers with
+    /// [`Node::handle_connected`](super::Node::handle_connected) or
+    /// [`Node::handle_connect_failed`](super::Node::handle_connect_failed).
+    Connect {
+        /// The attempt, to name in the answer.
+        attempt: AttemptId,
+        /// Whom the transport should reach, when known.
+        peer: Option<String>,
+        /// Where to connect.
+        address: GatewayAddress,
+    },
+    /// An attempt failed; a dial goes on with the peer's next address.
+    ConnectFailed {
+        /// The attempt.
+        attempt: AttemptId,
+        /// Whom it should have reached, when known.
+        peer: Option<String>,
+        /// Where it tried.
+        address: GatewayAddress,
+        /// What went wrong.
+        error: ConnectError,
+    },
     /// The owner should close `transport` (its handshake failed, its path closed, or its
     /// session ended); the node has forgotten it.
     CloseTransport {
@@ -91,4 +116,36 @@ pub enum NodeSendError {
     /// The name is not a valid node name.
     #[error("{0:?} is not a valid node name")]
     InvalidName(String),
+}
+
+/// Why an attempt to open a transport failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The owner could not open it (refused, unreachable, no such socket).
+    #[error("the transport could not be opened")]
+    Unreachable,
+    /// It opened, and the registration failed (the peer refused it, or answered with another
+    /// name or an unsupported version).
+    #[error("the registration failed: {}", .0.as_str_name())]
+    Handshake(CloseReason),
+    /// It was not registered within the node's `connect_timeout`.
+    #[error("not registered within the connect timeout")]
+    TimedOut,
+    /// It closed before the registration completed.
+    #[error("the transport closed during the registration")]
+    Closed,
+}
+
+impl ConnectError {
+    /// The close reason that stands for it (in [`NodeEvent::SendFailed`] when a dial ran out
+    /// of addresses).
+    pub fn close_reason(self) -> CloseReason {
+        match self {
+            ConnectError::Unreachable => CloseReason::RouterNotFound,
+            ConnectError::Handshake(reason) => reason,
+            ConnectError::TimedOut => CloseReason::HandshakeTimeout,
+            ConnectError::Closed => CloseReason::Unknown,
+        }
+    }
 }

@@ -5,13 +5,16 @@ use std::collections::{BTreeSet, VecDeque};
 
 use bytes::{Bytes, BytesMut};
 
+use super::crossing::{Crossing, MAX_HELD_FRAMES};
 use super::transport::{Phase, Transport};
-use super::{Node, NodeEvent, Peer, TransportId, TransportKind};
+use super::{ConnectError, Node, NodeEvent, Peer, TransportId, TransportKind};
 use crate::Timestamp;
 use crate::connection::{ConnectionConfig, Path, PathId, Session};
 use crate::frame::{DatagramDecoder, StreamDecoder, encode_frame};
-use crate::handshake::{Established, Initiator, InitiatorOptions, NoAuthentication, Responder};
-use crate::proto::{CloseReason, FrameMessage};
+use crate::handshake::{
+    Established, Initiator, InitiatorOptions, LiveSession, NoAuthentication, Responder,
+};
+use crate::proto::CloseReason;
 
 impl Node {
     /// The owner opened a transport, meant to reach `expected_peer` when it knows whom (a
@@ -111,6 +114,8 @@ impl Node {
             phase,
             decoder,
             outbox: VecDeque::new(),
+            inbox: VecDeque::new(),
+            holding: false,
         };
         drain_handshake(&mut transport, &self.config.connection);
         self.transports.insert(id, transport);
@@ -156,9 +161,9 @@ impl Node {
     /// Input on a transport whose handshake runs.
     pub(super) fn handshake_input(&mut self, now: Timestamp, id: TransportId, data: Bytes) {
         let limits = self.config.connection.frame_limits;
-        let t = self.transports.get_mut(&id).expect("known transport");
-        let mut frames: VecDeque<FrameMessage> = VecDeque::new();
-        let mut broken = None;
+        let Some(t) = self.transports.get_mut(&id) else {
+            return;
+        };
         match t.kind {
             TransportKind::Datagram => {
                 let mut decoded = Vec::new();
@@ -166,7 +171,7 @@ impl Node {
                     .decode(data, &mut decoded)
                     .is_ok()
                 {
-                    frames.extend(decoded.into_iter().map(|f| f.message));
+                    t.inbox.extend(decoded.into_iter().map(|f| f.message));
                 }
             }
             TransportKind::ByteStream => {
@@ -175,21 +180,58 @@ impl Node {
                 }
             }
         }
+        if t.holding {
+            // Resent registrations pile up while held: a few are plenty.
+            t.inbox.truncate(MAX_HELD_FRAMES);
+            return;
+        }
+        self.run_handshake(now, id);
+    }
+
+    /// Feeds the transport's received frames to its handshake, one at a time, until they run
+    /// out, the handshake ends, or the inbox is held.
+    pub(super) fn run_handshake(&mut self, now: Timestamp, id: TransportId) {
+        let mut broken = None;
         loop {
+            let Some(t) = self.transports.get_mut(&id) else {
+                return;
+            };
             // Byte streams: one frame at a time, so that the bytes after the handshake stay in
             // the decoder for the path.
-            let frame = match (t.kind, &mut t.decoder) {
-                (TransportKind::ByteStream, Some(decoder)) => match decoder.next_frame() {
-                    Ok(Some(frame)) => Some(frame.message),
-                    Ok(None) => None,
+            let frame = match (t.inbox.pop_front(), &mut t.decoder) {
+                (Some(frame), _) => Some(frame),
+                (None, Some(decoder)) => match decoder.next_frame() {
+                    Ok(frame) => frame.map(|f| f.message),
                     Err(error) => {
                         broken = Some(error.close_reason());
                         None
                     }
                 },
-                _ => frames.pop_front(),
+                (None, None) => None,
             };
             let Some(frame) = frame else { break };
+            let initiating = matches!(t.phase, Phase::Initiating(_));
+            if matches!(t.phase, Phase::Responding(_)) {
+                match self.crossing(now, &frame) {
+                    Crossing::Hold => {
+                        let t = self.transports.get_mut(&id).expect("known transport");
+                        t.inbox.push_front(frame);
+                        t.holding = true;
+                        break;
+                    }
+                    Crossing::Adopt(session) => {
+                        if let Some(Transport {
+                            phase: Phase::Responding(responder),
+                            ..
+                        }) = self.transports.get_mut(&id)
+                        {
+                            responder.adopt(session);
+                        }
+                    }
+                    Crossing::None => {}
+                }
+            }
+            let t = self.transports.get_mut(&id).expect("known transport");
             let outcome = match &mut t.phase {
                 Phase::Initiating(initiator) => initiator
                     .handle_frame(now, &frame)
@@ -204,8 +246,19 @@ impl Node {
             drain_handshake(t, &self.config.connection);
             match outcome {
                 Ok(None) => {}
+                // Told it joined a session we do not have (ours ended meanwhile): the
+                // responder's stream state is not ours, so the connection cannot carry it.
+                Ok(Some(established))
+                    if initiating
+                        && established.joined
+                        && self.peers.get(&established.peer_name).map(|p| p.session_id)
+                            != Some(established.session_id) =>
+                {
+                    broken = Some(CloseReason::PeerReset);
+                    break;
+                }
                 Ok(Some(established)) => {
-                    self.bind(now, id, established);
+                    self.bind(now, id, established, initiating);
                     self.note_transport(id);
                     return;
                 }
@@ -235,12 +288,20 @@ impl Node {
         self.note_transport(id);
         if let Some(peer) = peer {
             self.start_deferred(now, &peer);
+            self.release_held(now, &peer);
         }
+        self.transport_failed(now, id, ConnectError::Handshake(reason));
     }
 
     /// The handshake on `id` is established: the transport becomes a path of the session with
     /// the peer.
-    pub(super) fn bind(&mut self, now: Timestamp, id: TransportId, established: Established) {
+    pub(super) fn bind(
+        &mut self,
+        now: Timestamp,
+        id: TransportId,
+        established: Established,
+        initiated: bool,
+    ) {
         let peer = established.peer_name.clone();
         // A session under this name that the handshake did not join is over.
         if self
@@ -273,10 +334,24 @@ impl Node {
             }
         };
         let kind = t.kind;
+        self.dial_bound(id, &peer);
         let new = !self.peers.contains_key(&peer);
+        if initiated {
+            // The peer admitted us: the name is taken as if we had admitted it.
+            self.table.enter(
+                &peer,
+                LiveSession {
+                    instance: established.peer_instance,
+                    session_id: established.session_id,
+                },
+            );
+        }
+        let adopt_until = (new && initiated).then(|| now + self.config.connect_timeout);
         let entry = self.peers.entry(peer.clone()).or_insert_with(|| Peer {
             session: Session::new(self.config.connection.clone()),
             session_id: established.session_id,
+            instance: established.peer_instance,
+            adopt_until,
             transports: BTreeSet::new(),
             deadline: None,
         });
@@ -291,6 +366,7 @@ impl Node {
                 .push_back(NodeEvent::PeerUp { peer: peer.clone() });
         }
         self.start_deferred(now, &peer);
+        self.release_held(now, &peer);
         if let Some(pending) = self.pending.remove(&peer) {
             let p = self.peers.get_mut(&peer).expect("inserted above");
             let mut refused = Vec::new();

@@ -67,6 +67,8 @@
 //! today), relays, authentication beyond identity, metrics export, and the redundant scheduler
 //! for latency-mode streams are later steps.
 
+mod crossing;
+mod dial;
 mod events;
 mod handshaking;
 
@@ -82,7 +84,7 @@ use crate::Timestamp;
 use crate::connection::{
     ConnectionConfig, PathId, SendError as StreamSendError, Session, SessionEvent,
 };
-use crate::discovery::check_node_name;
+use crate::discovery::{MemoryRegistry, NodeRecord, RouteOptions, check_node_name};
 use crate::frame::DatagramDecoder;
 use crate::handshake::{
     DEFAULT_HANDSHAKE_DEADLINE, DuplicatePolicy, IdentityError, InstanceId, LocalIdentity,
@@ -90,7 +92,8 @@ use crate::handshake::{
 };
 use crate::proto::CloseReason;
 
-pub use events::{NodeEvent, NodeSendError};
+pub use dial::{AttemptId, transport_kind};
+pub use events::{ConnectError, NodeEvent, NodeSendError};
 pub use transport::{TransportId, TransportKind};
 
 use transport::{Phase, Transport};
@@ -112,6 +115,14 @@ pub struct NodeConfig {
     pub pending_messages: usize,
     /// Bytes per peer that may wait for a session (libatbus's send queue: 8 MiB).
     pub pending_bytes: u64,
+    /// The node's own discovery record (its host and metadata decide which gateways of other
+    /// nodes it may use); `None`: a record with the name only.
+    pub record: Option<NodeRecord>,
+    /// Route choice settings.
+    pub route: RouteOptions,
+    /// How long an attempt to open a transport may take, handshake included, before the next
+    /// address is tried.
+    pub connect_timeout: Duration,
 }
 
 impl NodeConfig {
@@ -125,6 +136,9 @@ impl NodeConfig {
             handshake_deadline: DEFAULT_HANDSHAKE_DEADLINE,
             pending_messages: 1_024,
             pending_bytes: 8 * 1024 * 1024,
+            record: None,
+            route: RouteOptions::default(),
+            connect_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -134,6 +148,11 @@ impl NodeConfig {
 struct Peer {
     session: Session,
     session_id: SessionId,
+    /// The peer's instance (its current run).
+    instance: InstanceId,
+    /// Until when a registration of the peer that asks for a new session joins this one
+    /// instead: set when our own registration created it (see `crossing.rs`).
+    adopt_until: Option<Timestamp>,
     transports: BTreeSet<TransportId>,
     /// The session's next timeout, as filed in `Node::timers`.
     deadline: Option<Timestamp>,
@@ -168,6 +187,12 @@ pub struct Node {
     /// Handshake timers by deadline (a transport's filed deadline is in `handshake_deadline`).
     handshake_timers: BTreeSet<(Timestamp, TransportId)>,
     handshake_deadline: BTreeMap<TransportId, Timestamp>,
+    /// The node's own record, for route choice.
+    record: NodeRecord,
+    /// What the node knows of other nodes (the owner keeps it current).
+    discovery: MemoryRegistry,
+    /// Transports being opened on demand.
+    dialer: dial::Dialer,
 }
 
 impl Node {
@@ -178,6 +203,11 @@ impl Node {
             InstanceId::from_random(mix(config.seed)),
         )?;
         let table = SessionTable::new(identity.instance(), config.duplicate_policy);
+        let mut record = config
+            .record
+            .clone()
+            .unwrap_or_else(|| NodeRecord::new(config.name.clone()));
+        record.name = config.name.clone();
         Ok(Self {
             config,
             identity,
@@ -192,6 +222,9 @@ impl Node {
             outbox_ready: BTreeSet::new(),
             handshake_timers: BTreeSet::new(),
             handshake_deadline: BTreeMap::new(),
+            record,
+            discovery: MemoryRegistry::new(),
+            dialer: dial::Dialer::default(),
         })
     }
 
@@ -208,6 +241,17 @@ impl Node {
     /// The session with `peer`, if there is one.
     pub fn session(&self, peer: &str) -> Option<&Session> {
         self.peers.get(peer).map(|p| &p.session)
+    }
+
+    /// What the node knows of other nodes, for route choice.
+    pub fn discovery(&self) -> &MemoryRegistry {
+        &self.discovery
+    }
+
+    /// The discovery view to keep current (records put and deleted as the owner's discovery
+    /// backend reports them). A change affects the dials that start after it.
+    pub fn discovery_mut(&mut self) -> &mut MemoryRegistry {
+        &mut self.discovery
     }
 
     /// Transports the node knows (handshaking or bound).
@@ -245,10 +289,16 @@ impl Node {
 
     /// The transport died (closed by the peer, a socket error): what it carried goes on the
     /// session's other transports; a session left without any ends.
-    pub fn handle_transport_closed(&mut self, _now: Timestamp, transport: TransportId) {
+    pub fn handle_transport_closed(&mut self, now: Timestamp, transport: TransportId) {
         let Some(t) = self.forget_transport(transport) else {
             return;
         };
+        self.transport_failed(now, transport, ConnectError::Closed);
+        if let Phase::Initiating(initiator) = &t.phase
+            && let Some(peer) = initiator.expected_peer()
+        {
+            self.release_held(now, peer);
+        }
         if let Phase::Bound { peer, .. } = t.phase {
             let ended = match self.peers.get_mut(&peer) {
                 Some(p) => {
@@ -314,7 +364,7 @@ impl Node {
     /// onto the session when there is one, queued (and a transport asked for) otherwise.
     pub fn send(
         &mut self,
-        _now: Timestamp,
+        now: Timestamp,
         to: &str,
         stream: i64,
         data: Bytes,
@@ -357,9 +407,7 @@ impl Node {
         pending.bytes += data.len() as u64;
         pending.messages.push_back((stream, data));
         if first {
-            self.events.push_back(NodeEvent::PeerWanted {
-                peer: to.to_owned(),
-            });
+            self.want_peer(now, to);
         }
         Ok(())
     }
@@ -384,15 +432,39 @@ impl Node {
         result
     }
 
-    /// Ends the session with `peer` (and drops what waits for one): its transports are to be
-    /// closed, its unacknowledged messages come back in [`NodeEvent::SendFailed`].
-    pub fn close_peer(&mut self, peer: &str) {
-        self.end_peer(peer, CloseReason::Shutdown);
+    /// Ends the session with `peer`, and stops dialling it: a close frame goes out on each of
+    /// its transports, which then close ([`NodeEvent::CloseTransport`]); its unacknowledged
+    /// messages, and those waiting for a session, come back in [`NodeEvent::SendFailed`].
+    pub fn close_peer(&mut self, now: Timestamp, peer: &str) {
+        self.cancel_dial(peer);
+        let mut farewell: BTreeMap<TransportId, Vec<Bytes>> = BTreeMap::new();
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.session.close(CloseReason::Shutdown);
+            let mut buf = BytesMut::new();
+            while let Some((path, _)) = p.session.poll_transmit(now, &mut buf) {
+                farewell
+                    .entry(TransportId(path.0))
+                    .or_default()
+                    .push(buf.split().freeze());
+            }
+        }
+        self.end_peer_with(peer, CloseReason::Shutdown, farewell);
     }
 
     /// Ends the session with `peer`: every transport closes, every message not acknowledged is
     /// handed back, and the peer is reported down.
     fn end_peer(&mut self, peer: &str, reason: CloseReason) {
+        self.end_peer_with(peer, reason, BTreeMap::new());
+    }
+
+    /// [`end_peer`](Self::end_peer), with last frames to send on some transports before they
+    /// close.
+    fn end_peer_with(
+        &mut self,
+        peer: &str,
+        reason: CloseReason,
+        mut farewell: BTreeMap<TransportId, Vec<Bytes>>,
+    ) {
         let mut not_sent = Vec::new();
         let mut unacknowledged = Vec::new();
         if let Some(mut p) = self.peers.remove(peer) {
@@ -402,9 +474,13 @@ impl Node {
             }
             self.active.remove(peer);
             for transport in std::mem::take(&mut p.transports) {
-                self.forget_transport(transport);
-                self.events
-                    .push_back(NodeEvent::CloseTransport { transport, reason });
+                // It closes once its last frames (if any) went out: see `poll_transmit`.
+                if let Some(t) = self.transports.get_mut(&transport) {
+                    t.phase = Phase::Closing(reason);
+                    t.outbox
+                        .extend(farewell.remove(&transport).unwrap_or_default());
+                    self.note_transport(transport);
+                }
             }
             let streams: Vec<i64> = p.session.streams().stream_ids().collect();
             for stream in streams {
@@ -488,7 +564,8 @@ impl Node {
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let handshakes = self.handshake_timers.first().map(|(at, _)| *at);
         let sessions = self.timers.first().map(|(at, _)| *at);
-        handshakes.into_iter().chain(sessions).min()
+        let attempts = self.dialer.timers.first().map(|(at, _)| *at);
+        handshakes.into_iter().chain(sessions).chain(attempts).min()
     }
 
     /// Timers that are due: handshake resends and deadlines, and every session's timers.
@@ -526,6 +603,7 @@ impl Node {
         for id in failed_handshakes {
             self.fail_handshake(now, id, CloseReason::HandshakeTimeout);
         }
+        self.attempt_timeouts(now);
         // Only the sessions whose timeout is due: an idle peer costs nothing. Each runs once:
         // a deadline that only a transmit clears (pacing) stays due until the drain.
         let mut due = Vec::new();

@@ -228,3 +228,103 @@ fn losing_every_transport_reports_the_peer_down_and_hands_messages_back() {
     );
     assert_eq!(bus.nodes[0].peers().count(), 0);
 }
+
+#[test]
+fn two_nodes_that_open_transports_to_each_other_at_once_share_one_session() {
+    // Both name orders: the lower-named node's registration wins whichever side it is on, and
+    // the other registration joins its session (held until it exists, or adopted after).
+    for names in [["zeta-1", "alpha-1"], ["alpha-1", "zeta-1"]] {
+        let mut bus = Bus::new(&names);
+        bus.connect(0, 1, names[1]);
+        bus.connect(1, 0, names[0]);
+        bus.nodes[0]
+            .send(bus.now, names[1], 1, Bytes::from_static(b"from 0"))
+            .unwrap();
+        bus.nodes[1]
+            .send(bus.now, names[0], 2, Bytes::from_static(b"from 1"))
+            .unwrap();
+        bus.pump();
+        for (me, peer) in [(0, 1), (1, 0)] {
+            let ups = bus.events[me]
+                .iter()
+                .filter(|e| matches!(e, NodeEvent::PeerUp { .. }))
+                .count();
+            let downs = bus.events[me]
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e,
+                        NodeEvent::PeerDown { .. }
+                            | NodeEvent::SendFailed { .. }
+                            | NodeEvent::CloseTransport { .. }
+                    )
+                })
+                .count();
+            assert_eq!(
+                (ups, downs),
+                (1, 0),
+                "{names:?} node {me}: {:?}",
+                bus.events[me]
+            );
+            let session = bus.nodes[me].session(names[peer]).expect("a session");
+            assert_eq!(
+                session.paths().count(),
+                2,
+                "{names:?}: both transports carry it"
+            );
+            assert_eq!(
+                bus.messages(me).len(),
+                1,
+                "{names:?}: {:?}",
+                bus.messages(me)
+            );
+        }
+        assert_eq!(
+            bus.nodes[0].peers[names[1]].session_id,
+            bus.nodes[1].peers[names[0]].session_id
+        );
+    }
+}
+
+#[test]
+fn closing_a_peer_tells_it_at_once_and_hands_back_what_was_not_acknowledged() {
+    let mut bus = Bus::new(&["a-1", "b-1"]);
+    bus.connect(0, 1, "b-1");
+    bus.pump();
+    // Never transmitted: it comes back as not sent.
+    bus.nodes[0]
+        .send(bus.now, "b-1", 2, Bytes::from_static(b"unsent"))
+        .unwrap();
+    bus.nodes[0].close_peer(bus.now, "b-1");
+    // Sent after the close: it waits for a new session, and the node dials nothing (no
+    // record), it asks its owner.
+    bus.nodes[0]
+        .send(bus.now, "b-1", 1, Bytes::from_static(b"later"))
+        .unwrap();
+    bus.pump();
+    let down = |peer: &str| NodeEvent::PeerDown {
+        peer: peer.into(),
+        reason: CloseReason::Shutdown,
+    };
+    assert!(bus.events[0].contains(&down("b-1")), "{:?}", bus.events[0]);
+    // b heard the close frame: no idle timeout needed.
+    assert!(bus.events[1].contains(&down("a-1")), "{:?}", bus.events[1]);
+    assert!(bus.nodes[1].session("a-1").is_none());
+    for node in 0..2 {
+        assert!(
+            bus.events[node]
+                .iter()
+                .any(|e| matches!(e, NodeEvent::CloseTransport { .. })),
+            "node {node} closes its transport"
+        );
+        assert_eq!(bus.nodes[node].transport_count(), 0);
+    }
+    assert!(bus.events[0].contains(&NodeEvent::PeerWanted { peer: "b-1".into() }));
+    assert!(bus.events[0].contains(&NodeEvent::SendFailed {
+        peer: "b-1".into(),
+        reason: CloseReason::Shutdown,
+        not_sent: vec![(2, Bytes::from_static(b"unsent"))],
+        unacknowledged: Vec::new(),
+    }));
+    assert!(bus.messages(1).is_empty());
+}

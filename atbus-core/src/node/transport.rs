@@ -16,7 +16,7 @@ use bytes::Bytes;
 use crate::Timestamp;
 use crate::frame::StreamDecoder;
 use crate::handshake::{Initiator, Responder};
-use crate::proto::CloseReason;
+use crate::proto::{CloseReason, FrameMessage};
 
 /// A transport of the node, named by the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,6 +62,12 @@ pub(super) struct Transport {
     pub decoder: Option<StreamDecoder>,
     /// Handshake frames, encoded, waiting to be sent (one per datagram on datagram links).
     pub outbox: VecDeque<Bytes>,
+    /// Frames received and not yet handled by the handshake (datagram links; and a frame held
+    /// during a simultaneous open).
+    pub inbox: VecDeque<FrameMessage>,
+    /// The inbox waits: the peer's registration arrived while ours to it runs, and ours wins
+    /// (see `crossing.rs`).
+    pub holding: bool,
 }
 
 impl Transport {

@@ -10,6 +10,6 @@ mod raw;
 pub use self::atbus::AtbusEndpoint;
 pub use self::frames::FrameEndpoint;
 pub use self::kcp::{KcpConfig, KcpEndpoint, KcpMode, KcpTiming};
-pub use self::node::NodeEndpoint;
+pub use self::node::{NodeEndpoint, NodeTally};
 pub use self::quinn::{QuinnConfig, QuinnCongestion, QuinnEndpoint};
 pub use self::raw::RawEndpoint;

@@ -1,18 +1,32 @@
 //! The sans-IO node (`atbus_core::node::Node`) as a simulated endpoint: each link is a
 //! transport, opened by the node with the lower id (the initiator) and accepted by the other.
 //!
+//! In *dialing* mode ([`NodeEndpoint::dialing`]) no transport opens with a link: each node
+//! knows the others' discovery records and opens transports when it has something to send,
+//! by route choice, as a real node would. A gateway address `udp://l3.sim:1` or
+//! `tcp://l3.sim:1` names scenario link 3 ([`NodeEndpoint::link_address`]); a node dials
+//! over a link when asked to connect to its address, and fails the attempt when the address
+//! names no free link of its own. Records advertise each link's address for the link's
+//! *second* node only, so that every link has one dialling side (two TCP connections between
+//! the same nodes are two links).
+//!
 //! A datagram transport whose session closed (a partition outlasted the idle timeout) is opened
 //! again at once, as an adapter's reconnect would: the initiator registers again, and the
 //! responder accepts the first datagram on a link without a transport as a new one (as a UDP
 //! socket sees a new source). Byte-stream transports come back when the simulator resets and
 //! re-establishes the link.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 
 use atbus_core::Timestamp;
-use atbus_core::node::{Node, NodeConfig, NodeEvent, NodeSendError, TransportId, TransportKind};
+use atbus_core::discovery::{Discovery, GatewayAddress, Host, NodeRecord};
+use atbus_core::node::{
+    AttemptId, Node, NodeConfig, NodeEvent, NodeSendError, TransportId, TransportKind,
+};
 
 use crate::endpoint::{Endpoint, LinkId, LinkKind, NodeId, Received, SendError, Transmit};
 
@@ -26,8 +40,27 @@ pub struct NodeEndpoint {
     transports: BTreeMap<TransportId, LinkId>,
     received: VecDeque<Received>,
     buffer: BytesMut,
-    /// Messages the node handed back as not delivered (counted, for tests).
-    failed: u64,
+    /// What happened, for tests (shared: the simulator owns the endpoint).
+    tally: Rc<RefCell<NodeTally>>,
+    /// Transports open on demand (see the module docs).
+    dialing: bool,
+    /// Byte-stream links whose transport closed: unusable until the link is reset.
+    spent: BTreeSet<LinkId>,
+}
+
+/// Counts of what a [`NodeEndpoint`]'s node reported, for tests to read after a run.
+#[derive(Debug, Clone, Default)]
+pub struct NodeTally {
+    /// Messages handed back as not delivered (`SendFailed`).
+    pub failed_messages: u64,
+    /// Failed connect attempts (`ConnectFailed`).
+    pub connect_failures: u64,
+    /// Connect requests (`Connect`).
+    pub connects: u64,
+    /// Sessions that came up (`PeerUp`).
+    pub peers_up: u64,
+    /// Sessions that ended (`PeerDown`).
+    pub peers_down: u64,
 }
 
 impl NodeEndpoint {
@@ -45,7 +78,66 @@ impl NodeEndpoint {
             transports: BTreeMap::new(),
             received: VecDeque::new(),
             buffer: BytesMut::with_capacity(64 * 1024),
-            failed: 0,
+            tally: Rc::default(),
+            dialing: false,
+            spent: BTreeSet::new(),
+        }
+    }
+
+    /// Node `me` in dialing mode (see the module docs): it knows `records` (every node's
+    /// discovery record) and opens transports by route choice when it has something to send.
+    pub fn dialing(
+        me: NodeId,
+        names: Vec<String>,
+        mut config: NodeConfig,
+        records: &[NodeRecord],
+    ) -> Self {
+        config.record = records.iter().find(|r| r.name == names[me.0]).cloned();
+        let mut endpoint = Self::new(me, names, config);
+        endpoint.dialing = true;
+        for record in records {
+            endpoint
+                .node
+                .discovery_mut()
+                .put(record.clone())
+                .expect("scenario records are valid");
+        }
+        endpoint
+    }
+
+    /// The gateway address that names scenario link `link` in dialing mode.
+    pub fn link_address(link: usize, kind: LinkKind) -> String {
+        let scheme = match kind {
+            LinkKind::Datagram => "udp",
+            LinkKind::ByteStream => "tcp",
+        };
+        format!("{scheme}://l{link}.sim:1")
+    }
+
+    /// The free link of ours that `address` names, if any.
+    fn link_of(&self, address: &GatewayAddress) -> Option<LinkId> {
+        let (host, kind) = match address {
+            GatewayAddress::Udp { host, .. } => (host, LinkKind::Datagram),
+            GatewayAddress::Tcp { host, .. } => (host, LinkKind::ByteStream),
+            _ => return None,
+        };
+        let Host::Name(name) = host else { return None };
+        let link = LinkId(name.strip_prefix('l')?.strip_suffix(".sim")?.parse().ok()?);
+        let &(_, link_kind, transport) = self.links.get(&link)?;
+        (link_kind == kind && transport.is_none() && !self.spent.contains(&link)).then_some(link)
+    }
+
+    /// Opens the transport of `attempt` over the link `address` names, or fails it.
+    fn dial(&mut self, now: Timestamp, attempt: AttemptId, address: &GatewayAddress) {
+        let Some(link) = self.link_of(address) else {
+            self.node.handle_connect_failed(now, attempt);
+            return;
+        };
+        if let Some(transport) = self.node.handle_connected(now, attempt) {
+            if let Some(entry) = self.links.get_mut(&link) {
+                entry.2 = Some(transport);
+            }
+            self.transports.insert(transport, link);
         }
     }
 
@@ -54,9 +146,9 @@ impl NodeEndpoint {
         &self.node
     }
 
-    /// Messages the node reported as not delivered so far.
-    pub fn failed_messages(&self) -> u64 {
-        self.failed
+    /// What the node reported, shared: clone it before handing the endpoint to the simulator.
+    pub fn tally(&self) -> Rc<RefCell<NodeTally>> {
+        self.tally.clone()
     }
 
     fn open(&mut self, now: Timestamp, link: LinkId) {
@@ -92,8 +184,14 @@ impl NodeEndpoint {
                         && let Some(entry) = self.links.get_mut(&link)
                     {
                         entry.2 = None;
-                        // The initiator of a datagram link reconnects at once.
-                        if entry.1 == LinkKind::Datagram && self.me < entry.0 {
+                        if entry.1 == LinkKind::ByteStream && self.dialing {
+                            // A closed TCP connection stays closed.
+                            self.spent.insert(link);
+                        } else if entry.1 == LinkKind::Datagram
+                            && self.me < entry.0
+                            && !self.dialing
+                        {
+                            // The initiator of a datagram link reconnects at once.
                             self.open(now, link);
                         }
                     }
@@ -102,11 +200,20 @@ impl NodeEndpoint {
                     not_sent,
                     unacknowledged,
                     ..
-                } => self.failed += (not_sent.len() + unacknowledged.len()) as u64,
-                NodeEvent::StreamFinished { .. }
-                | NodeEvent::PeerUp { .. }
-                | NodeEvent::PeerDown { .. }
-                | NodeEvent::PeerWanted { .. } => {}
+                } => {
+                    self.tally.borrow_mut().failed_messages +=
+                        (not_sent.len() + unacknowledged.len()) as u64
+                }
+                NodeEvent::Connect {
+                    attempt, address, ..
+                } => {
+                    self.tally.borrow_mut().connects += 1;
+                    self.dial(now, attempt, &address)
+                }
+                NodeEvent::ConnectFailed { .. } => self.tally.borrow_mut().connect_failures += 1,
+                NodeEvent::PeerUp { .. } => self.tally.borrow_mut().peers_up += 1,
+                NodeEvent::PeerDown { .. } => self.tally.borrow_mut().peers_down += 1,
+                NodeEvent::StreamFinished { .. } | NodeEvent::PeerWanted { .. } => {}
             }
         }
     }
@@ -129,7 +236,10 @@ fn link_kind(kind: TransportKind) -> LinkKind {
 impl Endpoint for NodeEndpoint {
     fn handle_link_up(&mut self, now: Timestamp, link: LinkId, peer: NodeId, kind: LinkKind) {
         self.links.insert(link, (peer, kind, None));
-        self.open(now, link);
+        self.spent.remove(&link);
+        if !self.dialing {
+            self.open(now, link);
+        }
         self.collect(now);
     }
 
@@ -147,9 +257,20 @@ impl Endpoint for NodeEndpoint {
         };
         let transport = match transport {
             Some(t) => t,
-            // A datagram on a link without a transport: a peer registering again.
-            None if kind == LinkKind::Datagram => {
-                self.open(now, link);
+            // A datagram on a link without a transport: a peer registering again. In dialing
+            // mode, the first bytes of a peer's connection too.
+            None if kind == LinkKind::Datagram || (self.dialing && !self.spent.contains(&link)) => {
+                if self.dialing {
+                    let transport = self
+                        .node
+                        .handle_transport_accepted(now, transport_kind(kind));
+                    if let Some(entry) = self.links.get_mut(&link) {
+                        entry.2 = Some(transport);
+                    }
+                    self.transports.insert(transport, link);
+                } else {
+                    self.open(now, link);
+                }
                 match self.links.get(&link) {
                     Some((_, _, Some(t))) => *t,
                     _ => return,

@@ -326,6 +326,12 @@ pub struct RegisterAccepted {
     /// longer exists).
     #[prost(fixed64, tag = "2")]
     pub session_id: u64,
+    /// Set when the sender asked for a new session and the responder made the connection join the
+    /// session it already has with the sender instead: the two nodes opened connections to each
+    /// other at once, and the session the lower-named node registered wins (PROTOCOL.md §6). The
+    /// initiator joins its session of this id, and fails the handshake when it has none.
+    #[prost(bool, tag = "3")]
+    pub adopted: bool,
 }
 /// Outcome of a refused registration.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
