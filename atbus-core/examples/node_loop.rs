@@ -3,6 +3,11 @@
 //! implements (see the `node` module docs): feed inputs with the current time, drain transmits
 //! and events, sleep until `poll_timeout()` or the next input.
 //!
+//! The client knows the server only by name and by its discovery record (a gateway
+//! `tcp://127.0.0.1:PORT`): its first send queues the message, the node chooses the route and
+//! asks the loop to connect (`NodeEvent::Connect`), and the queue flushes once the session is
+//! up.
+//!
 //! Run it: `cargo run --release -p atbus-core --example node_loop` (optionally a message count).
 
 use std::io::{ErrorKind, Read, Write};
@@ -10,17 +15,17 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use atbus_core::Timestamp;
-use atbus_core::node::{Node, NodeConfig, NodeEvent, TransportKind};
+use atbus_core::discovery::{Discovery, Gateway, GatewayAddress, GatewayMatch, NodeRecord};
+use atbus_core::node::{Node, NodeConfig, NodeEvent, TransportId, TransportKind};
 use bytes::{Bytes, BytesMut};
 
 /// Messages the client keeps in flight.
 const IN_FLIGHT: u32 = 256;
 
-/// One node with one TCP transport, and the clock its loop reads.
+/// One node with (at most) one TCP transport, and the clock its loop reads.
 struct Driver {
     node: Node,
-    socket: TcpStream,
-    transport: atbus_core::node::TransportId,
+    socket: Option<(TcpStream, TransportId)>,
     start: Instant,
     buf: BytesMut,
 }
@@ -39,15 +44,38 @@ impl Driver {
             let now = self.now();
             // This loop has one transport: everything the node writes goes to it.
             while let Some(t) = self.node.poll_transmit(now, &mut self.buf) {
-                debug_assert_eq!(t, self.transport);
+                debug_assert_eq!(Some(t), self.socket.as_ref().map(|(_, t)| *t));
             }
-            if !self.buf.is_empty() {
-                self.socket.write_all(&self.buf)?;
+            if let Some((socket, _)) = &mut self.socket
+                && !self.buf.is_empty()
+            {
+                socket.write_all(&self.buf)?;
             }
             let mut any = false;
             while let Some(event) = self.node.poll_event() {
-                on_event(&mut self.node, event);
                 any = true;
+                match event {
+                    // The node chose a route and wants a transport: open it.
+                    NodeEvent::Connect {
+                        attempt,
+                        address: GatewayAddress::Tcp { host, port },
+                        ..
+                    } => match TcpStream::connect((host.to_string(), port)) {
+                        Ok(socket) => {
+                            socket.set_nodelay(true)?;
+                            let now = self.now();
+                            if let Some(transport) = self.node.handle_connected(now, attempt) {
+                                self.socket = Some((socket, transport));
+                            }
+                        }
+                        Err(_) => self.node.handle_connect_failed(self.now(), attempt),
+                    },
+                    NodeEvent::Connect { attempt, .. } => {
+                        // This loop speaks TCP only.
+                        self.node.handle_connect_failed(self.now(), attempt)
+                    }
+                    event => on_event(&mut self.node, event),
+                }
             }
             if !any {
                 return Ok(());
@@ -62,15 +90,19 @@ impl Driver {
         let until = self.node.poll_timeout().map_or(cap, |t| {
             Duration::from_nanos(t.as_nanos().saturating_sub(now.as_nanos())).min(cap)
         });
-        self.socket
-            .set_read_timeout(Some(until.max(Duration::from_millis(1))))?;
+        let Some((socket, transport)) = &mut self.socket else {
+            std::thread::sleep(until);
+            return Ok(true);
+        };
+        socket.set_read_timeout(Some(until.max(Duration::from_millis(1))))?;
         let mut chunk = [0u8; 64 * 1024];
-        match self.socket.read(&mut chunk) {
+        match socket.read(&mut chunk) {
             Ok(0) => return Ok(false),
             Ok(n) => {
+                let transport = *transport;
                 let now = self.now();
                 self.node
-                    .handle_input(now, self.transport, Bytes::copy_from_slice(&chunk[..n]));
+                    .handle_input(now, transport, Bytes::copy_from_slice(&chunk[..n]));
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(e) => return Err(e),
@@ -101,8 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let transport = node.handle_transport_accepted(Timestamp::ZERO, TransportKind::ByteStream);
         let mut driver = Driver {
             node,
-            socket,
-            transport,
+            socket: Some((socket, transport)),
             start,
             buf: BytesMut::new(),
         };
@@ -121,39 +152,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
-    // The client: connects, sends `count` messages of 64 bytes by name, counts the echoes.
-    let socket = TcpStream::connect(address)?;
-    socket.set_nodelay(true)?;
+    // The client: knows the server's discovery record, sends `count` messages of 64 bytes by
+    // name (the first ones wait for the session the node dials), counts the echoes.
     let mut node = Node::new(NodeConfig {
         seed: 1,
         ..NodeConfig::new("client-1")
     })?;
-    let transport = node.handle_transport_connected(
-        Timestamp::ZERO,
-        TransportKind::ByteStream,
-        Some("echo-server"),
-    );
+    let mut record = NodeRecord::new("echo-server");
+    record.gateways.push(Gateway {
+        priority: 0,
+        addresses: vec![format!("tcp://{address}")],
+        r#match: GatewayMatch::default(),
+    });
+    node.discovery_mut().put(record)?;
     let mut driver = Driver {
         node,
-        socket,
-        transport,
+        socket: None,
         start,
         buf: BytesMut::new(),
     };
-    let (mut sent, mut echoes, mut up) = (0u32, 0u32, false);
+    let (mut sent, mut echoes) = (0u32, 0u32);
     let began = Instant::now();
     while echoes < count {
         driver.drain(&mut |_, event| match event {
-            NodeEvent::PeerUp { peer } => {
-                println!("session with {peer} is up");
-                up = true;
-            }
+            NodeEvent::PeerUp { peer } => println!("session with {peer} is up"),
             NodeEvent::Message { .. } => echoes += 1,
             NodeEvent::PeerDown { peer, reason } => panic!("{peer} went down: {reason:?}"),
             _ => {}
         })?;
         // Keep up to 256 messages in flight.
-        while up && sent < count && sent - echoes < IN_FLIGHT {
+        while sent < count && sent - echoes < IN_FLIGHT {
             let now = driver.now();
             let payload = Bytes::from(sent.to_le_bytes().repeat(16));
             driver.node.send(now, "echo-server", 1, payload)?;

@@ -17,10 +17,12 @@
 //!   the transport died ─────────────────▶  handle_transport_closed(now, transport)
 //!   the timer fired ────────────────────▶  handle_timeout(now)
 //!   the application sends ──────────────▶  send(now, to, stream, data)
+//!   a Connect request was opened ───────▶  handle_connected(now, attempt)
+//!                         ... or failed ─▶  handle_connect_failed(now, attempt)
 //!   then, after every input (the drain rule):
 //!     while let Some(t) = poll_transmit(now, &mut buf)   write buf to transport t
 //!     while let Some(e) = poll_event()                   deliver e (Message, PeerUp, ...,
-//!                                                        CloseTransport, PeerWanted)
+//!                                                        Connect, CloseTransport, ...)
 //!     arm the timer at poll_timeout()
 //! ```
 //!
@@ -43,14 +45,19 @@
 //! - To the node itself: delivered as a [`NodeEvent::Message`] at once, no transport touched.
 //! - To a peer with a session: onto its streams.
 //! - To a peer without one: queued (at most [`NodeConfig::pending_messages`] messages and
-//!   [`NodeConfig::pending_bytes`] bytes per peer, [`NodeSendError::QueueFull`] beyond), and the
-//!   node asks for a transport once ([`NodeEvent::PeerWanted`]); the queue flushes into the
-//!   session when it comes up.
+//!   [`NodeConfig::pending_bytes`] bytes per peer, [`NodeSendError::QueueFull`] beyond) while
+//!   the node dials the peer from its discovery view ([`NodeEvent::Connect`] per address, in
+//!   route order, failing over to the next; see `dial.rs`), or, when discovery knows no direct
+//!   route, asks its owner ([`NodeEvent::PeerWanted`]). The queue flushes into the session when
+//!   it comes up; a dial that runs out of addresses hands it back.
+//! - Two nodes that dial each other at once get one session (the lower name's registration
+//!   wins; see `crossing.rs`).
 //!
 //! # Ending
 //!
 //! A session ends when its last transport closes (a path's idle timeout, a peer's close, the
-//! adapter reporting the transport dead) or when a handshake replaces it. Every message that
+//! adapter reporting the transport dead), when a handshake replaces it, or by
+//! [`Node::close_peer`] (close frames first, so the peer ends its side at once). Every message that
 //! was not acknowledged is handed back in [`NodeEvent::SendFailed`] — split into what the peer
 //! cannot have and what it may have — then [`NodeEvent::PeerDown`] follows. Nothing is lost
 //! silently.
@@ -63,9 +70,8 @@
 //!
 //! # Not yet
 //!
-//! Route choice from discovery inside the node (the owner resolves [`NodeEvent::PeerWanted`]
-//! today), relays, authentication beyond identity, metrics export, and the redundant scheduler
-//! for latency-mode streams are later steps.
+//! Relays (routes through them are not dialled: [`NodeEvent::PeerWanted`]) and authentication
+//! beyond identity are later steps.
 
 mod crossing;
 mod dial;
