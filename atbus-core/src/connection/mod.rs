@@ -353,6 +353,8 @@ mod memory_tests;
 #[cfg(test)]
 mod reset_tests;
 #[cfg(test)]
+mod scheduler_tests;
+#[cfg(test)]
 mod session_tests;
 #[cfg(test)]
 mod tests;
