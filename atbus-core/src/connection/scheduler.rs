@@ -110,8 +110,6 @@ struct PendingCopy {
 #[derive(Debug, Default)]
 pub(super) struct PathScheduler {
     kind: SchedulerKind,
-    /// Copies are made: `Redundant` with two open paths or more.
-    copying: bool,
     order: Vec<(Duration, PathId)>,
     copies: VecDeque<PendingCopy>,
 }
@@ -141,9 +139,9 @@ impl PathScheduler {
     /// The paths or the kind changed: copying starts or stops (the streams log latency-mode
     /// ranges only while it is on; stopping drops the copies waiting).
     pub(super) fn update(&mut self, open_paths: usize, streams: &mut StreamSet) {
-        self.copying = self.kind == SchedulerKind::Redundant && open_paths >= 2;
-        streams.log_latency_ranges(self.copying);
-        if !self.copying {
+        let copying = self.kind == SchedulerKind::Redundant && open_paths >= 2;
+        streams.log_latency_ranges(copying);
+        if !copying {
             self.copies.clear();
         }
     }
@@ -163,11 +161,9 @@ impl PathScheduler {
         self.order = order;
     }
 
-    /// Path `origin` sent a datagram: the latency-mode ranges it carried are queued for a copy.
+    /// Path `origin` sent a datagram: the latency-mode ranges it carried, which the streams
+    /// log only while copying is on, are queued for a copy.
     pub(super) fn on_sent(&mut self, origin: PathId, streams: &mut StreamSet) {
-        if !self.copying {
-            return;
-        }
         for (stream, range) in streams.take_latency_ranges() {
             if self.copies.len() == MAX_PENDING_COPIES {
                 self.copies.pop_front();
