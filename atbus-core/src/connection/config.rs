@@ -6,7 +6,8 @@ use super::SchedulerKind;
 use crate::congestion::CongestionKind;
 use crate::frame::{DEFAULT_MAX_MESSAGE_SIZE, FrameLimits};
 
-/// Largest message that latency-mode redundancy sends twice.
+/// Largest message that latency-mode redundancy within one path (`redundant_messages`) sends
+/// twice; copies on a second path (the redundant scheduler) have no such limit.
 pub const REDUNDANT_MESSAGE_MAX: u64 = 256;
 
 /// Per-stream settings ([`Connection::set_stream_options`](super::Connection::set_stream_options));
