@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
+use super::SchedulerKind;
 use crate::congestion::CongestionKind;
 use crate::frame::{DEFAULT_MAX_MESSAGE_SIZE, FrameLimits};
 
-/// Largest message that latency-mode redundancy sends twice.
+/// Largest message that latency-mode redundancy within one path (`redundant_messages`) sends
+/// twice; copies on a second path (the redundant scheduler) have no such limit.
 pub const REDUNDANT_MESSAGE_MAX: u64 = 256;
 
 /// Per-stream settings ([`Connection::set_stream_options`](super::Connection::set_stream_options));
@@ -89,6 +91,10 @@ pub struct ConnectionConfig {
     pub redundant_messages: u32,
     /// The congestion controller.
     pub congestion: CongestionKind,
+    /// How a [`Session`](super::Session) spreads packets over its paths: lowest RTT with room
+    /// (the default), or that plus a copy of each latency-mode packet on a second path. One
+    /// path (a [`Connection`](super::Connection)) ignores it.
+    pub scheduler: SchedulerKind,
     /// Keep-alive: a ping after this long without sending anything ack-eliciting.
     pub ping_interval: Duration,
     /// Missed keep-alive intervals tolerated before the peer is declared gone.
@@ -115,6 +121,7 @@ impl Default for ConnectionConfig {
             latency_mode: false,
             redundant_messages: 0,
             congestion: CongestionKind::Bbr,
+            scheduler: SchedulerKind::LowestRtt,
             ping_interval: Duration::from_secs(8),
             ping_faults: 2,
             frame_limits: FrameLimits::default(),

@@ -70,6 +70,7 @@ mod pmtud;
 mod receive;
 mod recovery;
 mod rtt;
+pub mod scheduler;
 mod session;
 mod streams;
 mod transmit;
@@ -83,6 +84,7 @@ use crate::stream::{Abandoned, MessageMeta, WriteError};
 pub use config::{ConnectionConfig, REDUNDANT_MESSAGE_MAX, StreamOptions};
 pub use path::Path;
 pub use rtt::RttEstimator;
+pub use scheduler::SchedulerKind;
 pub use session::{AddPathError, PathId, Session, SessionEvent};
 pub use streams::StreamSet;
 
@@ -169,6 +171,11 @@ pub struct ConnectionStats {
     /// Data packets refused (left unacknowledged, for the sender to resend) because the
     /// receive memory was at its limit.
     pub packets_refused: u64,
+    /// Datagrams sent as copies of packets another path of the session carried (the redundant
+    /// scheduler, for latency-mode streams).
+    pub copies_sent: u64,
+    /// Bytes of those datagrams (also counted in `bytes_sent`).
+    pub copy_bytes: u64,
 }
 
 /// A reliable connection (sans-IO): one [`Path`] carrying one [`StreamSet`].
@@ -345,6 +352,8 @@ impl Connection {
 mod memory_tests;
 #[cfg(test)]
 mod reset_tests;
+#[cfg(test)]
+mod scheduler_tests;
 #[cfg(test)]
 mod session_tests;
 #[cfg(test)]

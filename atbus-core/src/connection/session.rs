@@ -17,10 +17,13 @@
 //! The session itself has no state beyond its paths and streams: it lives while its owner
 //! keeps it, with no path at all in between (messages then wait in the streams' send buffers).
 //!
-//! - **Sending — the scheduler** (lowest RTT with room): `poll_transmit` offers each open path
-//!   the chance to write a datagram, in order of smoothed RTT (ties by id). A path writes its
-//!   acknowledgements and probes whenever due, and stream data only while its congestion window
-//!   and pacer allow, so data fills the fastest path first and overflows to the next.
+//! - **Sending — the scheduler** ([`scheduler`](super::scheduler), chosen by
+//!   [`SchedulerKind`]): by default lowest RTT with room — `poll_transmit` offers each open
+//!   path the chance to write a datagram, in order of smoothed RTT (ties by id); a path writes
+//!   its acknowledgements and probes whenever due, and stream data only while its congestion
+//!   window and pacer allow, so data fills the fastest path first and overflows to the next.
+//!   The redundant kind also copies each packet of a latency-mode stream onto a second path
+//!   (copies go out first, on the next call).
 //! - **Receiving**: datagrams (or byte-stream bytes) arrive per path; stream data and stream
 //!   acknowledgements go to the shared streams, packet-number acknowledgements to their path.
 //! - **A path dies** (`remove_path`, or it closes by itself: idle timeout, the peer's close, a
@@ -39,7 +42,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::{Bytes, BytesMut};
 
-use super::{ConnectionConfig, ConnectionEvent, Path, SendError, StreamOptions, StreamSet};
+use super::scheduler::PathScheduler;
+use super::{
+    ConnectionConfig, ConnectionEvent, Path, SchedulerKind, SendError, StreamOptions, StreamSet,
+};
 use crate::Timestamp;
 use crate::proto::CloseReason;
 use crate::stream::{Abandoned, MessageMeta};
@@ -94,17 +100,43 @@ pub struct Session {
     /// until their close frame (if any) went out.
     closed: BTreeSet<PathId>,
     events: VecDeque<SessionEvent>,
+    scheduler: PathScheduler,
 }
 
 impl Session {
     /// A session with no path yet; its streams follow `config`.
     pub fn new(config: ConnectionConfig) -> Self {
         Self {
+            scheduler: PathScheduler::new(config.scheduler),
             streams: StreamSet::new(config),
             paths: BTreeMap::new(),
             closed: BTreeSet::new(),
             events: VecDeque::new(),
         }
+    }
+
+    /// How packets are spread over the paths (initially
+    /// [`ConnectionConfig::scheduler`]).
+    pub fn scheduler(&self) -> SchedulerKind {
+        self.scheduler.kind()
+    }
+
+    /// Changes how packets are spread over the paths, from the next packet on; copies still
+    /// waiting are dropped when the new kind makes none.
+    pub fn set_scheduler(&mut self, kind: SchedulerKind) {
+        self.scheduler.set_kind(kind);
+        self.update_scheduler();
+    }
+
+    /// Copies of latency-mode packets waiting for a second path with room.
+    pub fn pending_copies(&self) -> usize {
+        self.scheduler.pending_copies()
+    }
+
+    /// The set of open paths changed (or the scheduler's kind): redundancy starts or stops.
+    fn update_scheduler(&mut self) {
+        let open = self.paths.len() - self.closed.len();
+        self.scheduler.update(open, &mut self.streams);
     }
 
     /// Adds a path (a [`Path::new`] for a datagram link, a [`Path::byte_stream`] for a byte
@@ -114,6 +146,7 @@ impl Session {
             return Err(AddPathError::Duplicate(id));
         }
         self.paths.insert(id, Box::new(path));
+        self.update_scheduler();
         Ok(())
     }
 
@@ -124,6 +157,7 @@ impl Session {
         if !self.closed.remove(&id) {
             path.abandon(&mut self.streams);
         }
+        self.update_scheduler();
         Some(*path)
     }
 
@@ -198,26 +232,33 @@ impl Session {
     }
 
     /// The next datagram (or byte-stream bytes) to send, appended to `buf`, and the path it
-    /// goes on; `None` when nothing is due now. Paths are offered the chance in order of
-    /// smoothed RTT, so stream data takes the fastest path with room (see the module docs).
+    /// goes on; `None` when nothing is due now. Waiting copies of latency-mode packets go
+    /// first (redundant scheduler); then paths are offered the chance in order of smoothed
+    /// RTT, so stream data takes the fastest path with room (see the module docs).
     pub fn poll_transmit(&mut self, now: Timestamp, buf: &mut BytesMut) -> Option<(PathId, usize)> {
         if self.paths.len() == 1 {
-            // The usual case: no order to establish, no list to allocate.
+            // The usual case: no order to establish, no copies (one path makes none).
             let id = *self.paths.keys().next().expect("one path");
             if let Some(len) = self.offer(id, now, buf) {
                 return Some((id, len));
             }
         } else {
-            let mut order: Vec<(std::time::Duration, PathId)> = self
-                .paths
-                .iter()
-                .map(|(id, path)| (path.rtt().smoothed(), *id))
-                .collect();
-            order.sort_unstable();
-            for (_, id) in order {
-                if let Some(len) = self.offer(id, now, buf) {
-                    return Some((id, len));
-                }
+            if self.scheduler.pending_copies() > 0
+                && let Some(sent) =
+                    self.scheduler
+                        .poll_copy(&mut self.paths, &self.closed, &self.streams, now, buf)
+            {
+                return Some(sent);
+            }
+            let order = self.scheduler.order(&self.paths);
+            let sent = order.iter().find_map(|&(_, id)| {
+                let len = self.offer(id, now, buf)?;
+                Some((id, len))
+            });
+            self.scheduler.give_back(order);
+            if let Some((id, len)) = sent {
+                self.scheduler.on_sent(id, &mut self.streams);
+                return Some((id, len));
             }
         }
         self.collect();
@@ -245,9 +286,17 @@ impl Session {
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.paths
+        let paths = self
+            .paths
             .values()
             .filter_map(|path| path.poll_timeout(&self.streams))
+            .min();
+        if self.scheduler.pending_copies() == 0 {
+            return paths;
+        }
+        paths
+            .into_iter()
+            .chain(self.scheduler.copy_deadline(&self.paths, &self.closed))
             .min()
     }
 
@@ -291,6 +340,7 @@ impl Session {
                 self.closed.insert(id);
                 self.events
                     .push_back(SessionEvent::PathClosed { path: id, reason });
+                self.update_scheduler();
             }
         }
     }

@@ -1,47 +1,66 @@
 //! Sessions over several paths: data uses them all, and losing one loses no message and
 //! duplicates none.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use prost::Message as _;
 
 use super::tests::payload;
 use super::*;
+use crate::frame::DatagramDecoder;
+use crate::proto::{PacketContent, frame_message::Body};
 
 /// One direction of one path: datagrams in flight with their arrival time.
 type Wire = VecDeque<(Timestamp, Bytes)>;
 
 /// Two sessions joined by several datagram paths, each with its own one-way delay, a rule that
 /// drops datagrams, and a switch that cuts it.
-struct Net {
+pub(super) struct Net {
     byte_streams: Vec<usize>,
-    a: Session,
-    b: Session,
-    now: Timestamp,
+    pub(super) a: Session,
+    pub(super) b: Session,
+    pub(super) now: Timestamp,
     delays: Vec<Duration>,
     /// Per path, when set: bytes per second, each direction, and when the link is next free.
-    rates: Vec<Option<u64>>,
+    pub(super) rates: Vec<Option<u64>>,
     busy_until: Vec<[Timestamp; 2]>,
     /// Per path: towards b, towards a.
     wires: Vec<[Wire; 2]>,
     cut: Vec<bool>,
     /// Decides whether the n-th datagram on a path in a direction (towards b: true) is dropped.
-    drop: Box<dyn FnMut(usize, bool, u64) -> bool>,
+    pub(super) drop: Box<dyn FnMut(usize, bool, u64) -> bool>,
     sent: Vec<[u64; 2]>,
-    received_b: Vec<(i64, Bytes)>,
+    pub(super) received_b: Vec<(i64, Bytes)>,
+    /// When each message of `received_b` was delivered.
+    pub(super) delivered_at_b: Vec<Timestamp>,
+    /// Stream payload bytes sent towards b, per (path, stream), as read off the datagrams
+    /// (datagram paths only; dropped ones included).
+    pub(super) wire_bytes: BTreeMap<(usize, i64), u64>,
+    /// The most copies a's scheduler held waiting once it had nothing more to send.
+    pub(super) most_copies_waiting: usize,
     closed_a: Vec<(PathId, CloseReason)>,
 }
 
 impl Net {
-    fn new(delays: &[u64]) -> Self {
-        Self::with_byte_streams(delays, &[])
+    pub(super) fn new(delays: &[u64]) -> Self {
+        Self::with_config(delays, &[], ConnectionConfig::default())
     }
 
     /// As [`new`](Self::new), the paths listed in `byte_streams` being byte streams (reliable,
     /// in order: the drop rule does not apply to them; only a cut loses their data).
     fn with_byte_streams(delays: &[u64], byte_streams: &[usize]) -> Self {
-        let config = ConnectionConfig::default();
+        Self::with_config(delays, byte_streams, ConnectionConfig::default())
+    }
+
+    /// As [`with_byte_streams`](Self::with_byte_streams), both sessions and all paths with
+    /// `config`.
+    pub(super) fn with_config(
+        delays: &[u64],
+        byte_streams: &[usize],
+        config: ConnectionConfig,
+    ) -> Self {
         let mut a = Session::new(config.clone());
         let mut b = Session::new(config.clone());
         let path = |i: usize| {
@@ -68,11 +87,30 @@ impl Net {
             drop: Box::new(|_, _, _| false),
             sent: vec![[0; 2]; delays.len()],
             received_b: Vec::new(),
+            delivered_at_b: Vec::new(),
+            wire_bytes: BTreeMap::new(),
+            most_copies_waiting: 0,
             closed_a: Vec::new(),
         }
     }
 
-    fn flush(&mut self) {
+    /// Adds the stream payload of `datagram`, sent towards b on datagram path `p`, to
+    /// `wire_bytes`.
+    fn count_wire_bytes(&mut self, p: usize, datagram: Bytes) {
+        let mut frames = Vec::new();
+        DatagramDecoder::new(Default::default())
+            .decode(datagram, &mut frames)
+            .expect("the sender writes valid datagrams");
+        for frame in frames {
+            if let Some(Body::Packet(packet)) = frame.message.body {
+                let content = PacketContent::decode(packet.content).expect("valid content");
+                let bytes: usize = content.fragments.iter().map(|f| f.data.len()).sum();
+                *self.wire_bytes.entry((p, packet.stream_id)).or_default() += bytes as u64;
+            }
+        }
+    }
+
+    pub(super) fn flush(&mut self) {
         let mut buf = BytesMut::new();
         for towards_b in [true, false] {
             loop {
@@ -84,8 +122,12 @@ impl Net {
                 let p = path.0 as usize;
                 let count = &mut self.sent[p][usize::from(towards_b)];
                 *count += 1;
+                let count = *count;
                 let stream = self.byte_streams.contains(&p);
-                if self.cut[p] || (!stream && (self.drop)(p, towards_b, *count)) {
+                if towards_b && !stream {
+                    self.count_wire_bytes(p, Bytes::copy_from_slice(&buf));
+                }
+                if self.cut[p] || (!stream && (self.drop)(p, towards_b, count)) {
                     continue;
                 }
                 // A rate-limited link serialises datagrams (an unbounded queue: the sender's
@@ -104,9 +146,11 @@ impl Net {
                 self.wires[p][usize::from(!towards_b)].push_back((arrival, buf.split().freeze()));
             }
         }
+        self.most_copies_waiting = self.most_copies_waiting.max(self.a.pending_copies());
         while let Some(event) = self.b.poll_event() {
             if let SessionEvent::Message { stream, data, .. } = event {
                 self.received_b.push((stream, data));
+                self.delivered_at_b.push(self.now);
             }
         }
         while let Some(event) = self.a.poll_event() {
@@ -116,7 +160,7 @@ impl Net {
         }
     }
 
-    fn run_until(&mut self, until: Timestamp) {
+    pub(super) fn run_until(&mut self, until: Timestamp) {
         loop {
             self.flush();
             let next = self
@@ -157,12 +201,12 @@ impl Net {
     }
 
     /// Cuts path `p` both ways: what is in flight on it is lost.
-    fn cut(&mut self, p: usize) {
+    pub(super) fn cut(&mut self, p: usize) {
         self.cut[p] = true;
         self.wires[p] = Default::default();
     }
 
-    fn check_exactly_once_in_order(&self, stream: i64, count: usize, size: usize) {
+    pub(super) fn check_exactly_once_in_order(&self, stream: i64, count: usize, size: usize) {
         let got: Vec<&Bytes> = self
             .received_b
             .iter()
@@ -176,7 +220,7 @@ impl Net {
     }
 }
 
-fn secs(n: u64) -> Timestamp {
+pub(super) fn secs(n: u64) -> Timestamp {
     Timestamp::from_millis(n * 1_000)
 }
 

@@ -90,6 +90,25 @@ pub(super) struct PacketData {
     pub retransmitted: u64,
 }
 
+/// The frame of a packet of `stream` numbered `number` carrying `fragments` (the first one's
+/// offset is the packet's) with `flags`.
+fn packet_frame(number: u64, stream: i64, fragments: &[Fragment], flags: u32) -> FrameMessage {
+    let content = PacketContent {
+        fragments: fragments.iter().map(|f| f.to_proto()).collect(),
+    };
+    FrameMessage {
+        packet_number: number,
+        body: Some(Body::Packet(Packet {
+            stream_id: stream,
+            stream_offset: fragments.first().map_or(0, |f| f.offset),
+            content: content.encode_to_vec().into(),
+            flags,
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
 /// The streams between two nodes (see the module docs).
 #[derive(Debug)]
 pub struct StreamSet {
@@ -100,6 +119,10 @@ pub struct StreamSet {
     /// Receive memory and grants over all streams.
     receive: ReceiveBudget,
     events: VecDeque<ConnectionEvent>,
+    /// When on (a session's redundant scheduler over two paths or more): the stream ranges of
+    /// latency-mode streams that packets carried since the session last took them, for it to
+    /// copy onto a second path. Off (`None`) everywhere else: one branch per packet.
+    copy_log: Option<Vec<(i64, Range<u64>)>>,
 }
 
 impl StreamSet {
@@ -111,6 +134,7 @@ impl StreamSet {
             next_stream: 0,
             receive: ReceiveBudget::default(),
             events: VecDeque::new(),
+            copy_log: None,
         }
     }
 
@@ -306,20 +330,8 @@ impl StreamSet {
             let fin = state.send.fin_sendable() && state.send.final_offset() == Some(range.end);
             let first = fragments[0].offset;
             let reset = state.send.resets_at(first).then_some(first);
-            let content = PacketContent {
-                fragments: fragments.iter().map(|f| f.to_proto()).collect(),
-            };
-            let message = FrameMessage {
-                packet_number: number,
-                body: Some(Body::Packet(Packet {
-                    stream_id: stream,
-                    stream_offset: first,
-                    content: content.encode_to_vec().into(),
-                    flags: state.options.packet_flags(fin, reset.is_some()),
-                    ..Default::default()
-                })),
-                ..Default::default()
-            };
+            let flags = state.options.packet_flags(fin, reset.is_some());
+            let message = packet_frame(number, stream, &fragments, flags);
             let size = encoded_frame_len(&message);
             if size > space {
                 // More fragments (or metadata) than the estimate allowed: put the range back and
@@ -391,6 +403,12 @@ impl StreamSet {
             state.send.on_reset_sent(offset);
         }
         self.next_stream = stream.wrapping_add(1);
+        if let Some(log) = &mut self.copy_log
+            && state.options.latency
+            && let Some(range) = &range
+        {
+            log.push((stream, range.clone()));
+        }
         PacketData {
             range: range.map(|r| (stream, r)),
             fin: fin.then_some(stream),
@@ -398,6 +416,69 @@ impl StreamSet {
             latency: state.options.latency,
             retransmitted,
         }
+    }
+
+    /// Turns the log of latency-mode ranges sent on or off (see [`copy_packet`]); turning it
+    /// off forgets what it held.
+    ///
+    /// [`copy_packet`]: Self::copy_packet
+    pub(super) fn log_latency_ranges(&mut self, on: bool) {
+        match (on, self.copy_log.is_some()) {
+            (true, false) => self.copy_log = Some(Vec::new()),
+            (false, true) => self.copy_log = None,
+            _ => {}
+        }
+    }
+
+    /// Takes the stream ranges of latency-mode streams that packets carried since the last
+    /// call, oldest first (nothing when the log is off).
+    pub(super) fn take_latency_ranges(&mut self) -> impl Iterator<Item = (i64, Range<u64>)> + '_ {
+        self.copy_log.iter_mut().flat_map(|log| log.drain(..))
+    }
+
+    /// Whether nothing of `range` of `stream` is left to deliver: every byte acknowledged, or
+    /// the stream gone (reset past it).
+    pub(super) fn is_delivered(&self, stream: i64, range: &Range<u64>) -> bool {
+        self.streams
+            .get(&stream)
+            .is_none_or(|s| s.send.is_acked(range.clone()))
+    }
+
+    /// A copy of `range` of `stream`, which a packet on another path already carries: a
+    /// packet numbered `number` of at most `space` bytes with what of the range is still
+    /// unacknowledged (its start first, when not all of it fits), the stream's end when the
+    /// copy reaches it, and its reset when the copy starts there. Nothing is booked: the copy
+    /// is sent once and never again; the original packet stays the one whose loss puts the
+    /// range back (see `scheduler`). `None` when nothing of the range is left or fits.
+    pub(super) fn copy_packet(
+        &self,
+        number: u64,
+        stream: i64,
+        range: Range<u64>,
+        space: usize,
+    ) -> Option<FrameMessage> {
+        let state = self.streams.get(&stream)?;
+        let start = range.start.max(state.send.acked_offset());
+        let mut budget = space.saturating_sub(PACKET_OVERHEAD) as u64;
+        let mut fragments = Vec::new();
+        for _attempt in 0..3 {
+            let end = range.end.min(start.saturating_add(budget));
+            if end <= start {
+                return None;
+            }
+            fragments.clear();
+            state.send.fragments(start..end, &mut fragments);
+            let first = fragments.first()?.offset;
+            let fin = state.send.final_offset() == Some(end);
+            let flags = state.options.packet_flags(fin, state.send.resets_at(first));
+            let message = packet_frame(number, stream, &fragments, flags);
+            let size = encoded_frame_len(&message);
+            if size <= space {
+                return Some(message);
+            }
+            budget = budget.saturating_sub((size - space + FRAGMENT_OVERHEAD) as u64);
+        }
+        None
     }
 
     /// Round-robin: the first stream at or after `next_stream` with data to send.

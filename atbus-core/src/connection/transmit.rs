@@ -97,6 +97,53 @@ impl Path {
         self.finish_datagram(buf, start)
     }
 
+    /// Whether a copy of another path's packet may go now: open, with room for a full
+    /// datagram in the congestion window, and the pacer ready.
+    pub(super) fn has_room_for_copy(&mut self, now: Timestamp) -> bool {
+        self.closed.is_none()
+            && self.window_open()
+            && self.pacer.ready(now, self.congestion.pacing_rate())
+    }
+
+    /// When the pacer lets a copy go, if only the pacer holds it back.
+    pub(super) fn copy_deadline(&self) -> Option<Timestamp> {
+        let rate = self.congestion.pacing_rate()?;
+        (self.closed.is_none() && self.window_open()).then(|| self.pacer.next_ready(rate))
+    }
+
+    /// Sends, alone in a datagram, a copy of `range` of `stream`, which a packet on another
+    /// path carries (see `scheduler`): booked in flight here (congestion window, pacer, loss
+    /// detection) but without its range, so that its loss sends nothing again. `None` when
+    /// nothing of the range is left or fits.
+    pub(super) fn write_copy(
+        &mut self,
+        streams: &StreamSet,
+        now: Timestamp,
+        stream: i64,
+        range: std::ops::Range<u64>,
+        buf: &mut BytesMut,
+    ) -> Option<usize> {
+        let start = buf.len();
+        let number = self.peek_packet_number();
+        let message = streams.copy_packet(number, stream, range, self.mtu.current())?;
+        self.next_packet_number += u64::from(number != 0);
+        let size = self.write_frame(&message, buf) as u64;
+        self.pacer.on_sent(now, size, self.congestion.pacing_rate());
+        let packet = SentPacket {
+            time_sent: now,
+            size,
+            ack_eliciting: true,
+            range: None,
+            fin: None,
+            reset: None,
+            latency: true,
+        };
+        self.on_packet_sent(number, packet, !self.has_sendable_data(streams));
+        self.stats.copies_sent += 1;
+        self.stats.copy_bytes += size;
+        self.finish_datagram(buf, start)
+    }
+
     fn finish_datagram(&mut self, buf: &BytesMut, start: usize) -> Option<usize> {
         let len = buf.len() - start;
         if len == 0 {

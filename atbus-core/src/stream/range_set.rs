@@ -102,6 +102,16 @@ impl RangeSet {
             .is_some_and(|(_, &e)| e > offset)
     }
 
+    /// Whether every offset of `range` is in the set (an empty range is).
+    pub fn covers(&self, range: Range<u64>) -> bool {
+        range.start >= range.end
+            || self
+                .ranges
+                .range(..=range.start)
+                .next_back()
+                .is_some_and(|(_, &e)| e >= range.end)
+    }
+
     /// The lowest range.
     pub fn first(&self) -> Option<Range<u64>> {
         self.ranges.iter().next().map(|(&s, &e)| s..e)
@@ -187,6 +197,12 @@ mod tests {
             for (i, bit) in model.iter().enumerate() {
                 let in_gap = gaps.iter().any(|g| g.contains(&(i as u64)));
                 prop_assert_eq!(in_gap, !*bit);
+            }
+            for start in (0..220u64).step_by(7) {
+                for len in [0u64, 1, 5, 30] {
+                    let all = model[start as usize..(start + len) as usize].iter().all(|b| *b);
+                    prop_assert_eq!(set.covers(start..start + len), all, "{}..{}", start, start + len);
+                }
             }
         }
     }

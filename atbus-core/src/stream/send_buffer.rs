@@ -337,6 +337,12 @@ impl SendBuffer {
         self.fin == FinState::Acked && self.is_fully_acked()
     }
 
+    /// Whether every byte of `range` was acknowledged (cumulatively or selectively).
+    pub fn is_acked(&self, range: Range<u64>) -> bool {
+        let start = range.start.max(self.acked);
+        start >= range.end || self.sacked.covers(start..range.end)
+    }
+
     /// Whether everything written was acknowledged.
     pub fn is_fully_acked(&self) -> bool {
         self.acked == self.end
