@@ -31,7 +31,7 @@ pub struct SentPacketInfo {
 }
 
 /// Decides how many bytes a connection may have in flight, and how fast to send them.
-pub trait CongestionController: std::fmt::Debug {
+pub trait CongestionController: std::fmt::Debug + Send {
     /// A packet was sent.
     fn on_sent(&mut self, sent: &SentPacketInfo);
 

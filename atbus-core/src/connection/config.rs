@@ -91,8 +91,8 @@ pub struct ConnectionConfig {
     pub redundant_messages: u32,
     /// The congestion controller.
     pub congestion: CongestionKind,
-    /// How a [`Session`](super::Session) spreads packets over its paths: lowest RTT with room
-    /// (the default), or that plus a copy of each latency-mode packet on a second path. One
+    /// How a [`Session`](super::Session) spreads packets over its paths: lowest RTT with room,
+    /// plus (the default, `Redundant`) a copy of each latency-mode packet on a second path. One
     /// path (a [`Connection`](super::Connection)) ignores it.
     pub scheduler: SchedulerKind,
     /// Keep-alive: a ping after this long without sending anything ack-eliciting.
@@ -121,7 +121,7 @@ impl Default for ConnectionConfig {
             latency_mode: false,
             redundant_messages: 0,
             congestion: CongestionKind::Bbr,
-            scheduler: SchedulerKind::LowestRtt,
+            scheduler: SchedulerKind::Redundant,
             ping_interval: Duration::from_secs(8),
             ping_faults: 2,
             frame_limits: FrameLimits::default(),

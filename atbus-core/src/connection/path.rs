@@ -48,6 +48,9 @@ pub struct Path {
     pub(super) closed: Option<CloseReason>,
     pub(super) close_frame_pending: bool,
     pub(super) stats: ConnectionStats,
+    /// The owner's transport cannot take more bytes now (a full socket buffer): nothing is
+    /// written, and only the idle timeout runs, until it can.
+    pub(super) write_blocked: bool,
 }
 
 impl Path {
@@ -81,6 +84,7 @@ impl Path {
             closed: None,
             close_frame_pending: false,
             stats: ConnectionStats::default(),
+            write_blocked: false,
             config,
         }
     }
@@ -132,6 +136,17 @@ impl Path {
         self.closed
     }
 
+    /// Tells the path whether its transport can take bytes now. A blocked path writes nothing
+    /// (a session's other paths take the data) until it is unblocked.
+    pub fn set_write_blocked(&mut self, blocked: bool) {
+        self.write_blocked = blocked;
+    }
+
+    /// Whether the owner said the transport cannot take bytes now.
+    pub fn is_write_blocked(&self) -> bool {
+        self.write_blocked
+    }
+
     /// Closes the path: a close frame goes out with the next transmit.
     pub fn close(&mut self, reason: CloseReason) {
         if self.closed.is_none() {
@@ -152,6 +167,10 @@ impl Path {
             return None;
         }
         let idle = self.last_received + self.config.idle_timeout();
+        if self.write_blocked {
+            // Whatever else is due needs a transmit, which has to wait.
+            return Some(idle);
+        }
         let keepalive =
             self.last_ack_eliciting_sent.unwrap_or(self.last_received) + self.config.ping_interval;
         [

@@ -89,10 +89,11 @@ pub const MAX_PENDING_COPIES: usize = 64;
 #[non_exhaustive]
 pub enum SchedulerKind {
     /// The fastest path with room in its congestion window takes the next packet.
-    #[default]
     LowestRtt,
     /// As `LowestRtt`, and each packet of a latency-mode stream is also sent on a second path
-    /// (the next-lowest RTT one with room), when the session has two open paths or more.
+    /// (the next-lowest RTT one with room), when the session has two open paths or more. The
+    /// default: streams not in latency mode are scheduled exactly as by `LowestRtt`.
+    #[default]
     Redundant,
 }
 

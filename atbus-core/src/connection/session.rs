@@ -276,6 +276,14 @@ impl Session {
         len
     }
 
+    /// Tells path `id` whether its transport can take bytes now (see
+    /// [`Path::set_write_blocked`]): the scheduler passes over a blocked path.
+    pub fn set_path_blocked(&mut self, id: PathId, blocked: bool) {
+        if let Some(path) = self.paths.get_mut(&id) {
+            path.set_write_blocked(blocked);
+        }
+    }
+
     /// Closes every path: each sends its close frame with the next transmits, then leaves
     /// (reported as [`SessionEvent::PathClosed`]). The streams stay, with what they hold.
     pub fn close(&mut self, reason: CloseReason) {

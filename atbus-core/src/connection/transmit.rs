@@ -24,6 +24,9 @@ impl Path {
         buf: &mut BytesMut,
     ) -> Option<usize> {
         let start = buf.len();
+        if self.write_blocked {
+            return None;
+        }
         if self.closed.is_some() {
             if !self.close_frame_pending {
                 return None;
@@ -101,6 +104,7 @@ impl Path {
     /// datagram in the congestion window, and the pacer ready.
     pub(super) fn has_room_for_copy(&mut self, now: Timestamp) -> bool {
         self.closed.is_none()
+            && !self.write_blocked
             && self.window_open()
             && self.pacer.ready(now, self.congestion.pacing_rate())
     }

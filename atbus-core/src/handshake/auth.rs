@@ -29,7 +29,7 @@ use crate::proto::{Register, RegisterResult};
 /// never from a global source. Authentication data is at most
 /// [`MAX_AUTH_LEN`](super::MAX_AUTH_LEN) bytes each way; the handshake refuses more before an
 /// authenticator sees it.
-pub trait Authenticator: fmt::Debug {
+pub trait Authenticator: fmt::Debug + Send {
     /// Initiator: the data for `register.auth`. `register` holds every other field already.
     fn register_auth(&mut self, now: Timestamp, register: &Register) -> Bytes;
 

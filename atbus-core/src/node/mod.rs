@@ -260,6 +260,11 @@ impl Node {
         &mut self.discovery
     }
 
+    /// Peers that messages wait for (no session yet).
+    pub fn waiting_peers(&self) -> impl Iterator<Item = &str> {
+        self.pending.keys().map(String::as_str)
+    }
+
     /// Transports the node knows (handshaking or bound).
     pub fn transport_count(&self) -> usize {
         self.transports.len()
@@ -455,6 +460,39 @@ impl Node {
             }
         }
         self.end_peer_with(peer, CloseReason::Shutdown, farewell);
+    }
+
+    /// [`close_peer`](Self::close_peer) for every peer with a session or waiting messages:
+    /// the node's shutdown.
+    pub fn close_all(&mut self, now: Timestamp) {
+        let names: BTreeSet<String> = self
+            .peers
+            .keys()
+            .chain(self.pending.keys())
+            .chain(self.dialer.dials.keys())
+            .cloned()
+            .collect();
+        for name in names {
+            self.close_peer(now, &name);
+        }
+    }
+
+    /// The owner's transport `transport` can (`true`) or cannot (`false`) take more bytes now,
+    /// like a full socket buffer. The node writes nothing on a transport that cannot; a
+    /// session's other transports take its data meanwhile.
+    pub fn set_transport_writable(&mut self, transport: TransportId, writable: bool) {
+        let Some(Transport {
+            phase: Phase::Bound { peer, .. },
+            ..
+        }) = self.transports.get(&transport)
+        else {
+            return;
+        };
+        let peer = peer.clone();
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.session.set_path_blocked(PathId(transport.0), !writable);
+        }
+        self.touch(&peer);
     }
 
     /// Ends the session with `peer`: every transport closes, every message not acknowledged is

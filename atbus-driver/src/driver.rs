@@ -1,0 +1,603 @@
+//! The run loop: one task that owns the node and does what the node's drain rule says.
+//!
+//! ```text
+//!   wait for an input or the node's timeout
+//!   handle it, and every input already queued behind it (batched)
+//!   handle_timeout when due
+//!   drain: transmits to their sockets, events to the API (Connect → a connect task, ...)
+//!   retry sends that waited for room
+//! ```
+//!
+//! Inputs come through one channel: commands from [`Bus`](crate::Bus) handles, and bytes,
+//! datagrams, accepts, connects and closes from the socket tasks (`links.rs`). The loop never
+//! blocks on a socket: writes go to the writers' queues.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use atbus_core::Timestamp;
+use atbus_core::connection::SendError as StreamSendError;
+use atbus_core::discovery::{Discovery, Gateway, GatewayAddress, GatewayMatch, NodeRecord};
+use atbus_core::node::{AttemptId, Node, NodeEvent, NodeSendError, TransportId, TransportKind};
+use atbus_core::stream::WriteError;
+
+use crate::bus::{BusConfig, BusEvent, Message, SendError, ShutdownReport, StartError};
+use crate::input::{Command, Input, Reply};
+use crate::links::{DatagramLink, StreamWriter, spawn_datagram, spawn_stream};
+use crate::listen::{Listening, bind_all};
+use crate::runtime::Runtime;
+
+/// Inputs handled per wake-up before the loop drains (bounds the latency of transmits).
+const BATCH: usize = 1_024;
+
+/// A send that waits for room.
+struct HeldSend {
+    to: String,
+    stream: i64,
+    data: Bytes,
+    reply: Reply<Result<(), SendError>>,
+}
+
+/// A shutdown under way.
+struct Shutdown {
+    deadline: Instant,
+    reply: Reply<ShutdownReport>,
+    report: ShutdownReport,
+}
+
+/// The run loop's state.
+pub(crate) struct Driver {
+    runtime: Arc<dyn Runtime>,
+    node: Node,
+    start: Instant,
+    inputs_tx: async_channel::Sender<Input>,
+    inputs: async_channel::Receiver<Input>,
+    streams: HashMap<TransportId, StreamWriter>,
+    udp: Vec<DatagramLink>,
+    udp_peers: HashMap<(usize, SocketAddr), TransportId>,
+    udp_of: HashMap<TransportId, (usize, SocketAddr)>,
+    messages: async_channel::Sender<Message>,
+    subscribers: Vec<async_channel::Sender<BusEvent>>,
+    held: VecDeque<HeldSend>,
+    shutdown: Option<Shutdown>,
+    buf: BytesMut,
+    /// Keeps the listeners' accept tasks alive (dropping it stops them).
+    _listening: Listening,
+}
+
+/// What [`Driver::start`] hands the [`Bus`](crate::Bus).
+pub(crate) type Started = (
+    Driver,
+    async_channel::Sender<Input>,
+    async_channel::Receiver<Message>,
+    NodeRecord,
+);
+
+impl Driver {
+    /// Binds the listen addresses and builds the loop (not yet running).
+    pub async fn start(
+        runtime: Arc<dyn Runtime>,
+        mut config: BusConfig,
+    ) -> Result<Started, StartError> {
+        // Same-host and same-process routes (unix://, mem://) need the host and process in
+        // the node's record.
+        let mut record = config
+            .node
+            .record
+            .take()
+            .unwrap_or_else(|| NodeRecord::new(config.node.name.clone()));
+        if record.host.hostname.is_empty() {
+            record.host.hostname = hostname();
+        }
+        if record.host.pid == 0 {
+            record.host.pid = std::process::id();
+        }
+        config.node.record = Some(record.clone());
+        let mut node = Node::new(config.node)?;
+        for record in config.records {
+            node.discovery_mut().put(record)?;
+        }
+        let (inputs_tx, inputs) = async_channel::bounded(4_096);
+        let (listening, sockets) = bind_all(&runtime, &config.listen, inputs_tx.clone()).await?;
+        let mut udp = Vec::new();
+        for socket in sockets {
+            let index = udp.len();
+            let link =
+                spawn_datagram(&*runtime, index, socket, inputs_tx.clone()).map_err(|source| {
+                    StartError::Listen {
+                        address: "udp".into(),
+                        source,
+                    }
+                })?;
+            udp.push(link);
+        }
+        if !listening.addresses.is_empty() {
+            record.gateways.push(Gateway {
+                priority: 0,
+                addresses: listening
+                    .addresses
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                r#match: GatewayMatch::default(),
+            });
+        }
+        let (messages, received) = async_channel::unbounded();
+        let driver = Driver {
+            runtime,
+            node,
+            start: Instant::now(),
+            inputs_tx: inputs_tx.clone(),
+            inputs,
+            streams: HashMap::new(),
+            udp,
+            udp_peers: HashMap::new(),
+            udp_of: HashMap::new(),
+            messages,
+            subscribers: Vec::new(),
+            held: VecDeque::new(),
+            shutdown: None,
+            buf: BytesMut::with_capacity(64 * 1024),
+            _listening: listening,
+        };
+        Ok((driver, inputs_tx, received, record))
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        self.node.name()
+    }
+
+    /// Runs the loop in a task of its runtime.
+    pub fn spawn(self) {
+        let runtime = self.runtime.clone();
+        runtime.spawn(Box::pin(self.run()));
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::from_nanos(u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    fn instant(&self, at: Timestamp) -> Instant {
+        self.start + Duration::from_nanos(at.as_nanos())
+    }
+
+    async fn run(mut self) {
+        loop {
+            let mut wake = self.node.poll_timeout().map(|t| self.instant(t));
+            if let Some(shutdown) = &self.shutdown {
+                wake = Some(wake.map_or(shutdown.deadline, |w| w.min(shutdown.deadline)));
+            }
+            let input = match wake {
+                Some(at) => {
+                    let sleep = self.runtime.sleep_until(at);
+                    futures_lite::future::or(async { Some(self.inputs.recv().await) }, async {
+                        sleep.await;
+                        None
+                    })
+                    .await
+                }
+                None => Some(self.inputs.recv().await),
+            };
+            match input {
+                Some(Ok(input)) => self.handle(input),
+                Some(Err(_)) => return,
+                None => {}
+            }
+            for _ in 0..BATCH {
+                match self.inputs.try_recv() {
+                    Ok(input) => self.handle(input),
+                    Err(_) => break,
+                }
+            }
+            let now = self.now();
+            if self.node.poll_timeout().is_some_and(|t| t <= now) {
+                self.node.handle_timeout(now);
+            }
+            self.drain();
+            self.retry_held();
+            if self.shutdown_done() {
+                return;
+            }
+        }
+    }
+
+    fn handle(&mut self, input: Input) {
+        let now = self.now();
+        match input {
+            Input::Command(command) => self.command(command),
+            Input::Accepted(socket) => {
+                let id = self
+                    .node
+                    .handle_transport_accepted(now, TransportKind::ByteStream);
+                let writer = spawn_stream(&*self.runtime, id, socket, self.inputs_tx.clone());
+                self.streams.insert(id, writer);
+            }
+            Input::Connected { attempt, result } => match result {
+                Ok(socket) => {
+                    if let Some(id) = self.node.handle_connected(now, attempt) {
+                        let writer =
+                            spawn_stream(&*self.runtime, id, socket, self.inputs_tx.clone());
+                        self.streams.insert(id, writer);
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(?attempt, %error, "connect failed");
+                    self.node.handle_connect_failed(now, attempt);
+                }
+            },
+            Input::DatagramReady { attempt, result } => match result {
+                Ok((remote, socket)) => {
+                    let index = match socket {
+                        Some(socket) => {
+                            let index = self.udp.len();
+                            match spawn_datagram(
+                                &*self.runtime,
+                                index,
+                                socket,
+                                self.inputs_tx.clone(),
+                            ) {
+                                Ok(link) => {
+                                    self.udp.push(link);
+                                    Some(index)
+                                }
+                                Err(_) => None,
+                            }
+                        }
+                        None => self.udp_socket_for(remote),
+                    };
+                    match index {
+                        Some(index) if !self.udp_peers.contains_key(&(index, remote)) => {
+                            if let Some(id) = self.node.handle_connected(now, attempt) {
+                                self.udp_peers.insert((index, remote), id);
+                                self.udp_of.insert(id, (index, remote));
+                            }
+                        }
+                        _ => self.node.handle_connect_failed(now, attempt),
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(?attempt, %error, "datagram connect failed");
+                    self.node.handle_connect_failed(now, attempt);
+                }
+            },
+            Input::Data(id, data) => {
+                if self.streams.contains_key(&id) {
+                    self.node.handle_input(now, id, data);
+                }
+            }
+            Input::Datagram { socket, from, data } => {
+                let id = match self.udp_peers.get(&(socket, from)) {
+                    Some(id) => *id,
+                    None => {
+                        let id = self
+                            .node
+                            .handle_transport_accepted(now, TransportKind::Datagram);
+                        self.udp_peers.insert((socket, from), id);
+                        self.udp_of.insert(id, (socket, from));
+                        id
+                    }
+                };
+                self.node.handle_input(now, id, data);
+            }
+            Input::Closed(id, error) => {
+                if self.streams.remove(&id).is_some() {
+                    tracing::debug!(?id, ?error, "transport closed");
+                    self.node.handle_transport_closed(now, id);
+                }
+            }
+            Input::Writable(id) => {
+                if let Some(writer) = self.streams.get_mut(&id)
+                    && writer.resume()
+                {
+                    self.node.set_transport_writable(id, true);
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        let now = self.now();
+        match command {
+            Command::Send {
+                to,
+                stream,
+                data,
+                reply,
+            } => {
+                if self.shutdown.is_some() {
+                    let _ = reply.try_send(Err(SendError::ShutDown));
+                } else if self.held.iter().any(|h| h.to == to) {
+                    // Behind the ones already waiting for this peer: order is kept.
+                    self.held.push_back(HeldSend {
+                        to,
+                        stream,
+                        data,
+                        reply,
+                    });
+                } else if let Some(held) = self.try_send(now, to, stream, data, reply) {
+                    self.held.push_back(held);
+                }
+            }
+            Command::Finish { to, stream, reply } => {
+                let result = self.node.finish(&to, stream).map_err(SendError::from);
+                let _ = reply.try_send(result);
+            }
+            Command::ClosePeer { peer } => self.node.close_peer(now, &peer),
+            Command::Shutdown { flush, reply } => {
+                if self.shutdown.is_none() {
+                    let mut report = ShutdownReport::default();
+                    for held in self.held.drain(..) {
+                        report.not_sent.push((held.to, held.stream, held.data));
+                        let _ = held.reply.try_send(Err(SendError::ShutDown));
+                    }
+                    self.shutdown = Some(Shutdown {
+                        deadline: Instant::now() + flush,
+                        reply,
+                        report,
+                    });
+                }
+            }
+            Command::Events { reply } => {
+                let (tx, rx) = async_channel::unbounded();
+                self.subscribers.push(tx);
+                let _ = reply.try_send(rx);
+            }
+            Command::PutRecord { record, reply } => {
+                if let Err(error) = self.node.discovery_mut().put(*record) {
+                    tracing::warn!(%error, "discovery record refused");
+                }
+                let _ = reply.try_send(());
+            }
+        }
+    }
+
+    /// Offers a message to the node; gives it back when the peer has no room for it now.
+    fn try_send(
+        &mut self,
+        now: Timestamp,
+        to: String,
+        stream: i64,
+        data: Bytes,
+        reply: Reply<Result<(), SendError>>,
+    ) -> Option<HeldSend> {
+        match self.node.send(now, &to, stream, data.clone()) {
+            Ok(()) => {
+                let _ = reply.try_send(Ok(()));
+                None
+            }
+            Err(
+                NodeSendError::QueueFull { .. }
+                | NodeSendError::Stream {
+                    source: StreamSendError::Write(WriteError::Blocked { .. }),
+                    ..
+                },
+            ) => Some(HeldSend {
+                to,
+                stream,
+                data,
+                reply,
+            }),
+            Err(error) => {
+                let _ = reply.try_send(Err(SendError::Refused(error)));
+                None
+            }
+        }
+    }
+
+    /// Sends that waited: offered again, in order, each peer's stopping at its first refusal.
+    fn retry_held(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let now = self.now();
+        let mut still = VecDeque::new();
+        let mut blocked_peers: Vec<String> = Vec::new();
+        for held in std::mem::take(&mut self.held) {
+            if blocked_peers.contains(&held.to) {
+                still.push_back(held);
+                continue;
+            }
+            let HeldSend {
+                to,
+                stream,
+                data,
+                reply,
+            } = held;
+            if let Some(held) = self.try_send(now, to, stream, data, reply) {
+                blocked_peers.push(held.to.clone());
+                still.push_back(held);
+            }
+        }
+        self.held = still;
+        if self.held.len() < 1_000_000 {
+            self.drain();
+        }
+    }
+
+    /// The drain rule: transmits to their sockets and events to their consumers, until the
+    /// node has neither.
+    fn drain(&mut self) {
+        loop {
+            let now = self.now();
+            let mut progressed = false;
+            while let Some(id) = self.node.poll_transmit(now, &mut self.buf) {
+                let data = self.buf.split().freeze();
+                self.transmit(id, data);
+                progressed = true;
+            }
+            while let Some(event) = self.node.poll_event() {
+                self.event(event);
+                progressed = true;
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn transmit(&mut self, id: TransportId, data: Bytes) {
+        if let Some(writer) = self.streams.get_mut(&id) {
+            if !writer.write(data) {
+                self.node.set_transport_writable(id, false);
+            }
+        } else if let Some(&(index, to)) = self.udp_of.get(&id) {
+            self.udp[index].send(to, data);
+        }
+    }
+
+    fn publish(&mut self, event: BusEvent) {
+        self.subscribers
+            .retain(|s| s.try_send(event.clone()).is_ok());
+    }
+
+    fn event(&mut self, event: NodeEvent) {
+        match event {
+            NodeEvent::Message { from, stream, data } => {
+                let _ = self.messages.try_send(Message { from, stream, data });
+            }
+            NodeEvent::StreamFinished { .. } => {}
+            NodeEvent::PeerUp { peer } => self.publish(BusEvent::PeerUp { peer }),
+            NodeEvent::PeerDown { peer, reason } => {
+                self.publish(BusEvent::PeerDown { peer, reason })
+            }
+            NodeEvent::SendFailed {
+                peer,
+                reason,
+                not_sent,
+                unacknowledged,
+            } => {
+                if let Some(shutdown) = &mut self.shutdown {
+                    let tag = |(s, d): &(i64, Bytes)| (peer.clone(), *s, d.clone());
+                    shutdown.report.not_sent.extend(not_sent.iter().map(tag));
+                    shutdown
+                        .report
+                        .unacknowledged
+                        .extend(unacknowledged.iter().map(tag));
+                }
+                self.publish(BusEvent::SendFailed {
+                    peer,
+                    reason,
+                    not_sent,
+                    unacknowledged,
+                });
+            }
+            NodeEvent::PeerWanted { peer } => self.publish(BusEvent::NoRoute { peer }),
+            NodeEvent::Connect {
+                attempt, address, ..
+            } => self.connect(attempt, address),
+            NodeEvent::ConnectFailed {
+                peer,
+                address,
+                error,
+                ..
+            } => self.publish(BusEvent::ConnectFailed {
+                peer,
+                address,
+                error,
+            }),
+            NodeEvent::CloseTransport { transport, reason } => {
+                tracing::debug!(?transport, ?reason, "closing transport");
+                // Dropping the writer flushes its queue, closes the socket, stops the reader.
+                self.streams.remove(&transport);
+                if let Some(key) = self.udp_of.remove(&transport) {
+                    self.udp_peers.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// A UDP socket of the family of `remote`, if one is bound.
+    fn udp_socket_for(&self, remote: SocketAddr) -> Option<usize> {
+        self.udp
+            .iter()
+            .position(|link| link.local.is_ipv4() == remote.is_ipv4())
+    }
+
+    /// Opens what the node asked for, in a task; the result comes back as an input.
+    fn connect(&mut self, attempt: AttemptId, address: GatewayAddress) {
+        let runtime = self.runtime.clone();
+        let inputs = self.inputs_tx.clone();
+        match address {
+            GatewayAddress::Tcp { host, port } => runtime.clone().spawn(Box::pin(async move {
+                let result = async {
+                    let to = runtime.resolve(host.to_string(), port).await?;
+                    runtime.connect_tcp(to).await
+                }
+                .await;
+                let _ = inputs.send(Input::Connected { attempt, result }).await;
+            })),
+            GatewayAddress::Unix(path) => runtime.clone().spawn(Box::pin(async move {
+                let result = runtime.connect_unix(path).await;
+                let _ = inputs.send(Input::Connected { attempt, result }).await;
+            })),
+            GatewayAddress::Memory(name) => {
+                let result = crate::memory::connect(&name);
+                self.handle(Input::Connected { attempt, result });
+            }
+            GatewayAddress::Udp { host, port } => {
+                let families: Vec<bool> = self.udp.iter().map(|l| l.local.is_ipv4()).collect();
+                runtime.clone().spawn(Box::pin(async move {
+                    let result = async {
+                        let remote = runtime.resolve(host.to_string(), port).await?;
+                        if families.contains(&remote.is_ipv4()) {
+                            return Ok((remote, None));
+                        }
+                        let any: SocketAddr = if remote.is_ipv4() {
+                            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+                        } else {
+                            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                        };
+                        Ok((remote, Some(runtime.bind_udp(any).await?)))
+                    }
+                    .await;
+                    let _ = inputs.send(Input::DatagramReady { attempt, result }).await;
+                }));
+            }
+            GatewayAddress::Unknown { .. } => {
+                let now = self.now();
+                self.node.handle_connect_failed(now, attempt);
+            }
+        }
+    }
+
+    /// When a shutdown is under way: once everything sent was acknowledged (or the flush time
+    /// is up), every session closes and the report goes out. True when the loop may end.
+    fn shutdown_done(&mut self) -> bool {
+        let Some(shutdown) = &self.shutdown else {
+            return false;
+        };
+        let flushed = self.held.is_empty()
+            && self.node.waiting_peers().next().is_none()
+            && self.node.peers().all(|peer| {
+                self.node
+                    .session(peer)
+                    .is_none_or(|s| s.streams().unacked_bytes() == 0)
+            });
+        if !flushed && Instant::now() < shutdown.deadline {
+            return false;
+        }
+        let now = self.now();
+        self.node.close_all(now);
+        self.drain();
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.reply.try_send(shutdown.report);
+        }
+        true
+    }
+}
+
+/// This machine's name, as same-host routes compare it (`/proc/sys/kernel/hostname`, then
+/// `$HOSTNAME`, then `localhost`).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}

@@ -1,0 +1,38 @@
+//! The runtime-independent half of atbus's adapters.
+//!
+//! `atbus-core` is sans-IO: a [`Node`](atbus_core::node::Node) never touches a socket or a
+//! clock. This crate is the run loop around it, written once: the drain rule, the timer from
+//! `poll_timeout`, the transports the node asks for (`Connect`), the socket tasks that move
+//! bytes, and the async [`Bus`] API. An adapter (`atbus-tokio`, `atbus-async-std`) supplies
+//! only a [`Runtime`]: spawning, timers, and TCP, UDP and Unix sockets. `mem://` links
+//! between nodes of one process are built here, on in-memory pipes.
+//!
+//! ```text
+//!   Bus handles ──commands──▶ ┌──────────────────────────┐ ──messages──▶ Bus::recv
+//!                             │ run loop (one task)       │ ──events────▶ Bus::events
+//!   socket tasks ──inputs───▶ │  Node: handle_* / poll_*  │
+//!        ▲                    └──────────────────────────┘
+//!        └──────────── writers' queues (bounded: backpressure) ◀──┘
+//! ```
+//!
+//! - **Backpressure**: [`Bus::send`] waits while the peer's stream buffers are full or the
+//!   queue for a peer without a session is; a byte stream whose writer queue is full is
+//!   marked unwritable in the node, so the session's other transports take its data.
+//! - **Shutdown**: [`Bus::shutdown`] waits up to its flush time for everything sent to be
+//!   acknowledged, closes every session with close frames, and returns what was not
+//!   delivered.
+
+#![forbid(unsafe_code)]
+
+mod bus;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod driver;
+mod input;
+mod links;
+mod listen;
+mod memory;
+mod runtime;
+
+pub use bus::{Bus, BusConfig, BusEvent, Message, SendError, ShutdownReport, StartError};
+pub use runtime::{BoxFuture, DatagramSocket, Runtime, StreamListener, StreamSocket};

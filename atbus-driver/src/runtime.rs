@@ -1,0 +1,120 @@
+//! What an adapter supplies: spawning, timers and sockets. Everything else — the run loop, the
+//! socket tasks, the API — is written once in this crate.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A connected byte-stream socket (TCP, Unix, in-process), split into its two halves.
+pub struct StreamSocket {
+    /// The receiving half.
+    pub reader: Box<dyn AsyncRead + Send + Unpin>,
+    /// The sending half.
+    pub writer: Box<dyn AsyncWrite + Send + Unpin>,
+    /// The remote end, for logs.
+    pub peer: String,
+}
+
+impl std::fmt::Debug for StreamSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamSocket")
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A listening byte-stream socket.
+pub trait StreamListener: Send {
+    /// The next connection.
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<StreamSocket>>;
+}
+
+/// A UDP socket, shared by the tasks that read and write it.
+pub trait DatagramSocket: Send + Sync {
+    /// Receives one datagram into `buf`: its length and source.
+    fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>>;
+
+    /// Sends one datagram to `to`.
+    fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        to: SocketAddr,
+    ) -> Poll<io::Result<usize>>;
+
+    /// The address it is bound to.
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+}
+
+/// The runtime half of an adapter.
+pub trait Runtime: Send + Sync + 'static {
+    /// Runs `task` in the background.
+    fn spawn(&self, task: BoxFuture<'static, ()>);
+
+    /// Completes at `deadline`.
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()>;
+
+    /// Resolves `host:port` (a name or an IP literal) to its first address.
+    fn resolve(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<SocketAddr>>;
+
+    /// Connects a TCP socket (with `TCP_NODELAY`: the node batches its own writes).
+    fn connect_tcp(&self, to: SocketAddr) -> BoxFuture<'static, io::Result<StreamSocket>>;
+
+    /// Binds a TCP listener; returns it with the address it got (port 0 picks one).
+    fn listen_tcp(
+        &self,
+        at: SocketAddr,
+    ) -> BoxFuture<'static, io::Result<(Box<dyn StreamListener>, SocketAddr)>>;
+
+    /// Connects a Unix-domain stream socket.
+    fn connect_unix(&self, path: String) -> BoxFuture<'static, io::Result<StreamSocket>>;
+
+    /// Binds a Unix-domain listener at `path` (a stale socket file there is replaced).
+    fn listen_unix(&self, path: String) -> BoxFuture<'static, io::Result<Box<dyn StreamListener>>>;
+
+    /// Binds a UDP socket (port 0 picks one).
+    fn bind_udp(&self, at: SocketAddr) -> BoxFuture<'static, io::Result<Arc<dyn DatagramSocket>>>;
+}
+
+/// A future that sends one datagram.
+pub(crate) struct SendTo<'a> {
+    pub socket: &'a dyn DatagramSocket,
+    pub data: &'a [u8],
+    pub to: SocketAddr,
+}
+
+impl Future for SendTo<'_> {
+    type Output = io::Result<usize>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.socket.poll_send_to(cx, self.data, self.to)
+    }
+}
+
+/// A future that receives one datagram.
+pub(crate) struct RecvFrom<'a> {
+    pub socket: &'a dyn DatagramSocket,
+    pub buf: &'a mut [u8],
+}
+
+impl Future for RecvFrom<'_> {
+    type Output = io::Result<(usize, SocketAddr)>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.socket.poll_recv_from(cx, this.buf)
+    }
+}
