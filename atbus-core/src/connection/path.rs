@@ -11,6 +11,7 @@ use super::{
 use crate::Timestamp;
 use crate::congestion::{CongestionController, new_controller};
 use crate::frame::StreamDecoder;
+use crate::metrics::TransportMetrics;
 use crate::proto::CloseReason;
 use crate::stream::RangeSet;
 
@@ -48,6 +49,9 @@ pub struct Path {
     pub(super) closed: Option<CloseReason>,
     pub(super) close_frame_pending: bool,
     pub(super) stats: ConnectionStats,
+    /// Traffic, loss, fragments and RTT samples, for exporters (a few integer additions per
+    /// frame; nothing allocates until the owner records the path's close).
+    pub(super) metrics: TransportMetrics,
 }
 
 impl Path {
@@ -81,6 +85,7 @@ impl Path {
             closed: None,
             close_frame_pending: false,
             stats: ConnectionStats::default(),
+            metrics: TransportMetrics::new(),
             config,
         }
     }
@@ -122,9 +127,16 @@ impl Path {
         &self.rtt
     }
 
-    /// Counters.
+    /// Path diagnostics (datagrams, probe timeouts, refused packets).
     pub fn stats(&self) -> &ConnectionStats {
         &self.stats
+    }
+
+    /// Traffic, loss, fragments, retransmissions and RTT samples, for exporters (see
+    /// [`metrics`](crate::metrics) for what each counts on a path). `closed` and `refused` stay
+    /// empty here: the path's owner records how the path ended (a node does).
+    pub fn metrics(&self) -> &TransportMetrics {
+        &self.metrics
     }
 
     /// Why the connection closed, once it has.

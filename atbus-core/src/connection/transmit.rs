@@ -103,7 +103,6 @@ impl Path {
             return None;
         }
         self.stats.datagrams_sent += 1;
-        self.stats.bytes_sent += len as u64;
         Some(len)
     }
 
@@ -126,9 +125,14 @@ impl Path {
         number
     }
 
-    fn write_frame(&self, message: &FrameMessage, buf: &mut BytesMut) -> usize {
+    /// Writes one frame (a packet, in [`TransportMetrics`](crate::metrics::TransportMetrics)'
+    /// terms) and counts it.
+    fn write_frame(&mut self, message: &FrameMessage, buf: &mut BytesMut) -> usize {
         // Frames built here stay far below the frame limit.
-        encode_frame(message, &self.config.frame_limits, buf).expect("frame within limits")
+        let len =
+            encode_frame(message, &self.config.frame_limits, buf).expect("frame within limits");
+        self.metrics.record_packet_sent(len);
+        len
     }
 
     fn ack_wanted(&self, streams: &StreamSet) -> bool {
@@ -250,6 +254,9 @@ impl Path {
             return false;
         };
         self.stats.retransmitted_bytes += data.retransmitted;
+        if data.range.is_some() {
+            self.metrics.record_fragment_sent(data.retransmitted > 0);
+        }
         self.next_packet_number += u64::from(number != 0);
         let size = self.write_frame(&message, buf) as u64;
         self.pacer.on_sent(now, size, self.congestion.pacing_rate());
