@@ -25,21 +25,7 @@ impl Path {
     ) -> Option<usize> {
         let start = buf.len();
         if self.closed.is_some() {
-            if !self.close_frame_pending {
-                return None;
-            }
-            self.close_frame_pending = false;
-            let reason = self.closed.expect("closed") as i32;
-            let close = FrameMessage {
-                packet_number: self.take_packet_number(),
-                body: Some(Body::Close(ConnectionClose {
-                    reason,
-                    message: String::new(),
-                })),
-                ..Default::default()
-            };
-            self.write_frame(&close, buf);
-            return self.finish_datagram(buf, start);
+            return self.poll_close(buf);
         }
         if let Some(size) = self.probe_size_due() {
             return self.write_mtu_probe(now, size, buf, start);
@@ -94,6 +80,29 @@ impl Path {
             );
             self.probe_pending = false;
         }
+        self.finish_datagram(buf, start)
+    }
+
+    /// On a closed path, the close frame it owes the peer (it closed the path itself), appended
+    /// to `buf`, once; `None` when it owes none (the peer closed it, it timed out, it was sent)
+    /// or the path is open. What `poll_transmit` sends on a closed path, for an owner that
+    /// retires the path from its streams first.
+    pub fn poll_close(&mut self, buf: &mut BytesMut) -> Option<usize> {
+        let reason = self.closed?;
+        if !self.close_frame_pending {
+            return None;
+        }
+        self.close_frame_pending = false;
+        let start = buf.len();
+        let close = FrameMessage {
+            packet_number: self.take_packet_number(),
+            body: Some(Body::Close(ConnectionClose {
+                reason: reason as i32,
+                message: String::new(),
+            })),
+            ..Default::default()
+        };
+        self.write_frame(&close, buf);
         self.finish_datagram(buf, start)
     }
 

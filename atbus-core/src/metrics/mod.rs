@@ -50,11 +50,13 @@
 //! ```
 
 mod histogram;
+mod node;
 mod reasons;
 mod rtt_stats;
 mod transport;
 
 pub use histogram::{LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKETS, LatencyHistogram};
+pub use node::NodeMetrics;
 pub use reasons::ReasonCounts;
 pub use rtt_stats::RttStats;
 pub use transport::{PeerMetrics, TransportMetrics};

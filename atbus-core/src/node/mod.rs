@@ -69,6 +69,7 @@
 
 mod events;
 mod handshaking;
+mod metrics;
 
 use handshaking::drain_handshake;
 mod transport;
@@ -168,6 +169,7 @@ pub struct Node {
     /// Handshake timers by deadline (a transport's filed deadline is in `handshake_deadline`).
     handshake_timers: BTreeSet<(Timestamp, TransportId)>,
     handshake_deadline: BTreeMap<TransportId, Timestamp>,
+    metrics: metrics::MetricsLedger,
 }
 
 impl Node {
@@ -192,6 +194,7 @@ impl Node {
             outbox_ready: BTreeSet::new(),
             handshake_timers: BTreeSet::new(),
             handshake_deadline: BTreeMap::new(),
+            metrics: Default::default(),
         })
     }
 
@@ -252,7 +255,9 @@ impl Node {
         if let Phase::Bound { peer, .. } = t.phase {
             let ended = match self.peers.get_mut(&peer) {
                 Some(p) => {
-                    p.session.remove_path(PathId(transport.0));
+                    if let Some(path) = p.session.remove_path(PathId(transport.0)) {
+                        self.metrics.path_ended(&peer, &path, CloseReason::Unknown);
+                    }
                     p.transports.remove(&transport);
                     p.transports.is_empty()
                 }
@@ -262,6 +267,8 @@ impl Node {
             if ended {
                 self.end_peer(&peer, CloseReason::Unknown);
             }
+        } else if !matches!(t.phase, Phase::Closing(_)) {
+            self.metrics.registration_abandoned();
         }
     }
 
@@ -396,6 +403,7 @@ impl Node {
         let mut not_sent = Vec::new();
         let mut unacknowledged = Vec::new();
         if let Some(mut p) = self.peers.remove(peer) {
+            self.metrics.session_ended(peer, &p.session, reason);
             self.table.remove(peer, p.session_id);
             if let Some(deadline) = p.deadline {
                 self.timers.remove(&(deadline, peer.to_owned()));
@@ -555,9 +563,7 @@ impl Node {
         for (path, reason) in closed {
             let transport = TransportId(path.0);
             p.transports.remove(&transport);
-            self.forget_transport(transport);
-            self.events
-                .push_back(NodeEvent::CloseTransport { transport, reason });
+            self.retire_path(name, transport, p.session.remove_path(path), reason);
             last_reason = Some(reason);
         }
         let ended = p.transports.is_empty() && last_reason.is_some();
@@ -607,5 +613,7 @@ fn mix(seed: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+#[cfg(test)]
+mod metrics_tests;
 #[cfg(test)]
 mod tests;
