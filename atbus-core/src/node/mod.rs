@@ -59,7 +59,7 @@
 //!
 //! Sessions are filed by their next deadline, and only sessions that had input, a due timer or
 //! a send are asked for transmits: between keep-alives an idle peer costs nothing (B6 in
-//! `docs/BENCHMARKS.md`: 10,000 idle peers, 5.2 KB each on datagram links).
+//! `docs/BENCHMARKS.md`: 10,000 idle peers, 5.5 KB each on datagram links).
 //!
 //! # Not yet
 //!
