@@ -1,6 +1,6 @@
 //! Metrics of a whole node: refusals, closes and the sessions that ended.
 
-use super::{PeerMetrics, ReasonCounts, TransportMetrics};
+use super::{PeerMetrics, ReasonCounts};
 use crate::proto::CloseReason;
 
 /// What a node counts beyond its live sessions, in memory that does not grow with the peers it
@@ -53,11 +53,6 @@ impl NodeMetrics {
         self.ended.merge(peer);
     }
 
-    /// Traffic over the ended sessions' paths (a shortcut into [`ended`](Self::ended)).
-    pub fn ended_transport(&self) -> &TransportMetrics {
-        &self.ended.transport
-    }
-
     /// Adds `other`'s counts (for example several nodes of one process).
     pub fn merge(&mut self, other: &NodeMetrics) {
         self.refused.merge(&other.refused);
@@ -70,6 +65,7 @@ impl NodeMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::TransportMetrics;
 
     #[test]
     fn records_and_merges() {
@@ -86,7 +82,7 @@ mod tests {
         assert_eq!(node.closed.get(CloseReason::StreamLimit), 1);
         assert_eq!(node.sessions_ended.get(CloseReason::StreamLimit), 1);
         assert_eq!(node.ended.connections, 1);
-        assert_eq!(node.ended_transport().bytes_sent, 100);
+        assert_eq!(node.ended.transport.bytes_sent, 100);
 
         let mut twice = node.clone();
         twice.merge(&node);

@@ -42,13 +42,8 @@ impl MetricsLedger {
 
     /// A path of `peer`'s session ended with `reason`; the session goes on.
     pub(super) fn path_ended(&mut self, peer: &str, path: &Path, reason: CloseReason) {
-        let mut metrics = path.metrics().clone();
-        metrics.record_closed(reason);
-        self.node.record_closed(reason);
-        self.ended_paths
-            .entry(peer.to_owned())
-            .or_default()
-            .absorb(&metrics);
+        let ended = self.ended_paths.entry(peer.to_owned()).or_default();
+        close_into(&mut self.node, ended, path, reason);
     }
 
     /// `peer`'s session ended with `reason`: its open paths close with it, and everything
@@ -56,13 +51,19 @@ impl MetricsLedger {
     pub(super) fn session_ended(&mut self, peer: &str, session: &Session, reason: CloseReason) {
         let mut all = self.ended_paths.remove(peer).unwrap_or_default();
         for (_, path) in session.paths() {
-            let mut metrics = path.metrics().clone();
-            metrics.record_closed(reason);
-            self.node.record_closed(reason);
-            all.absorb(&metrics);
+            close_into(&mut self.node, &mut all, path, reason);
         }
         self.node.record_session_ended(reason, &all);
     }
+}
+
+/// `path` closed with `reason`: counted as a closed transport of the node, and its metrics,
+/// with the reason, absorbed into `peer`'s.
+fn close_into(node: &mut NodeMetrics, peer: &mut PeerMetrics, path: &Path, reason: CloseReason) {
+    let mut metrics = path.metrics().clone();
+    metrics.record_closed(reason);
+    node.record_closed(reason);
+    peer.absorb(&metrics);
 }
 
 impl Node {
