@@ -63,7 +63,7 @@ impl Recorder {
         let (lost, srtt) = match &self.stack {
             Stack::Atbus(e) => match e.connection(link) {
                 Some(c) => (
-                    c.stats().packets_lost,
+                    c.metrics().packets_lost,
                     Some(c.rtt().smoothed().as_millis() as u64),
                 ),
                 None => return,

@@ -58,8 +58,8 @@ mod workload;
 
 pub use endpoint::{Endpoint, LinkId, MemoryPeaks, NodeId, Received, SendError, Transmit};
 pub use endpoints::{
-    AtbusEndpoint, FrameEndpoint, KcpConfig, KcpEndpoint, KcpMode, KcpTiming, NodeEndpoint,
-    NodeTally, QuinnConfig, QuinnCongestion, QuinnEndpoint, RawEndpoint,
+    AtbusEndpoint, FrameEndpoint, KcpConfig, KcpEndpoint, KcpMode, KcpTiming, MisbehavingPeer,
+    NodeEndpoint, NodeTally, Offence, QuinnConfig, QuinnCongestion, QuinnEndpoint, RawEndpoint,
 };
 pub use engine::{EndpointFactory, Outcome, RunReport, Simulator};
 pub use link::{LinkConfig, LinkKind, LossModel};

@@ -78,6 +78,7 @@ mod transmit;
 use bytes::{Bytes, BytesMut};
 
 use crate::Timestamp;
+use crate::metrics::TransportMetrics;
 use crate::proto::CloseReason;
 use crate::stream::{Abandoned, MessageMeta, WriteError};
 
@@ -149,27 +150,24 @@ pub enum SendError {
     },
 }
 
-/// Counters for exporters and benchmarks.
+/// Diagnostics of one path that exporters' [`TransportMetrics`] do not carry: datagrams as
+/// such, invalid input, probe timeouts, retransmitted bytes, refused packets. Traffic, loss and
+/// RTT are in [`Path::metrics`] (one counter per thing: bytes and frames sent and received,
+/// frames lost, fragments, retransmissions are counted there only).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectionStats {
-    /// Datagrams sent.
+    /// Datagrams sent (on a byte stream: writes, one per `poll_transmit` that wrote bytes).
     pub datagrams_sent: u64,
-    /// Bytes sent (datagram payloads).
-    pub bytes_sent: u64,
-    /// Datagrams received.
+    /// Datagrams received that decoded.
     pub datagrams_received: u64,
-    /// Bytes received.
-    pub bytes_received: u64,
     /// Datagrams dropped because they did not decode.
     pub datagrams_invalid: u64,
-    /// Packets declared lost.
-    pub packets_lost: u64,
     /// Probe timeouts that fired.
     pub probe_timeouts: u64,
-    /// Stream fragments sent again.
+    /// Bytes of stream data sent again.
     pub retransmitted_bytes: u64,
     /// Data packets refused (left unacknowledged, for the sender to resend) because the
-    /// receive memory was at its limit.
+    /// receive memory was at its limit or the data reached beyond the stream's grant.
     pub packets_refused: u64,
     /// Datagrams sent as copies of packets another path of the session carried (the redundant
     /// scheduler, for latency-mode streams).
@@ -226,9 +224,14 @@ impl Connection {
         self.path.rtt()
     }
 
-    /// Counters.
+    /// Path diagnostics (datagrams, probe timeouts, refused packets).
     pub fn stats(&self) -> &ConnectionStats {
         self.path.stats()
+    }
+
+    /// Traffic, loss, fragments, retransmissions and RTT samples, for exporters.
+    pub fn metrics(&self) -> &TransportMetrics {
+        self.path.metrics()
     }
 
     /// Why the connection closed, once it has.
@@ -350,6 +353,8 @@ impl Connection {
 
 #[cfg(test)]
 mod memory_tests;
+#[cfg(test)]
+mod metrics_tests;
 #[cfg(test)]
 mod reset_tests;
 #[cfg(test)]

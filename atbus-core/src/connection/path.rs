@@ -11,6 +11,7 @@ use super::{
 use crate::Timestamp;
 use crate::congestion::{CongestionController, new_controller};
 use crate::frame::StreamDecoder;
+use crate::metrics::TransportMetrics;
 use crate::proto::CloseReason;
 use crate::stream::RangeSet;
 
@@ -51,6 +52,9 @@ pub struct Path {
     /// The owner's transport cannot take more bytes now (a full socket buffer): nothing is
     /// written, and only the idle timeout runs, until it can.
     pub(super) write_blocked: bool,
+    /// Traffic, loss, fragments and RTT samples, for exporters (a few integer additions per
+    /// frame; nothing allocates until the owner records the path's close).
+    pub(super) metrics: TransportMetrics,
 }
 
 impl Path {
@@ -85,6 +89,7 @@ impl Path {
             close_frame_pending: false,
             stats: ConnectionStats::default(),
             write_blocked: false,
+            metrics: TransportMetrics::new(),
             config,
         }
     }
@@ -126,9 +131,16 @@ impl Path {
         &self.rtt
     }
 
-    /// Counters.
+    /// Path diagnostics (datagrams, probe timeouts, refused packets).
     pub fn stats(&self) -> &ConnectionStats {
         &self.stats
+    }
+
+    /// Traffic, loss, fragments, retransmissions and RTT samples, for exporters (see
+    /// [`metrics`](crate::metrics) for what each counts on a path). `closed` and `refused` stay
+    /// empty here: the path's owner records how the path ended (a node does).
+    pub fn metrics(&self) -> &TransportMetrics {
+        &self.metrics
     }
 
     /// Why the connection closed, once it has.

@@ -35,7 +35,6 @@ impl Path {
             return;
         }
         self.stats.datagrams_received += 1;
-        self.stats.bytes_received += len;
         self.on_frames(streams, now, &mut frames, Some(len));
         frames.clear();
         self.frame_scratch = frames;
@@ -51,7 +50,6 @@ impl Path {
             debug_assert!(false, "a datagram connection takes handle_datagram");
             return;
         };
-        self.stats.bytes_received += data.len() as u64;
         decoder.feed(data);
         let mut frames = Vec::new();
         loop {
@@ -81,6 +79,7 @@ impl Path {
         }
         self.last_received = now;
         for frame in frames.drain(..) {
+            self.metrics.record_packet_received(frame.wire_len);
             let number = frame.message.packet_number;
             if number > super::MAX_PACKET_NUMBER {
                 return self.close(CloseReason::ProtocolViolation);
@@ -92,6 +91,9 @@ impl Path {
             let ack_eliciting = match frame.message.body {
                 Some(Body::Packet(packet)) => {
                     urgent |= packet.flags & PacketFlag::AckImmediately as u32 != 0;
+                    if !packet.content.is_empty() {
+                        self.metrics.record_fragment_received();
+                    }
                     let source_len = datagram_len.unwrap_or(frame.wire_len as u64);
                     if !self.on_stream_packet(streams, packet, source_len) {
                         if self.closed.is_some() {

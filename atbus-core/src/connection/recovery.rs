@@ -130,7 +130,8 @@ impl Path {
             } else {
                 ack_delay.min(self.config.max_ack_delay)
             };
-            self.rtt.update(now - packet.time_sent, delay);
+            let sample = self.rtt.update(now - packet.time_sent, delay);
+            self.metrics.record_rtt(sample);
         }
         for (number, packet) in &newly_acked {
             self.mtu.on_probe_acked(*number);
@@ -182,7 +183,7 @@ impl Path {
                 self.mtu.on_probe_lost(number);
                 continue;
             }
-            self.stats.packets_lost += 1;
+            self.metrics.record_packet_lost();
             latest_lost =
                 Some(latest_lost.map_or(packet.time_sent, |t: Timestamp| t.max(packet.time_sent)));
             streams.on_packet_lost(packet.range, packet.fin, packet.reset);

@@ -54,7 +54,8 @@ impl RttEstimator {
 
     /// Adds a sample measured from send to acknowledgement; `ack_delay` is the time the peer
     /// says it held the acknowledgement, subtracted when that leaves at least the minimum RTT.
-    pub fn update(&mut self, sample: Duration, ack_delay: Duration) {
+    /// Returns the sample as used, `ack_delay` subtracted or not.
+    pub fn update(&mut self, sample: Duration, ack_delay: Duration) -> Duration {
         self.latest = sample;
         self.min = if self.has_sample {
             self.min.min(sample)
@@ -70,11 +71,12 @@ impl RttEstimator {
             self.has_sample = true;
             self.smoothed = adjusted;
             self.variation = adjusted / 2;
-            return;
+            return adjusted;
         }
         let deviation = self.smoothed.abs_diff(adjusted);
         self.variation = (self.variation * 3 + deviation) / 4;
         self.smoothed = (self.smoothed * 7 + adjusted) / 8;
+        adjusted
     }
 }
 

@@ -169,6 +169,14 @@ impl Session {
             .map(|(id, path)| (*id, &**path))
     }
 
+    /// The open path `id`, if the session has it.
+    pub fn path(&self, id: PathId) -> Option<&Path> {
+        self.paths
+            .get(&id)
+            .filter(|_| !self.closed.contains(&id))
+            .map(|path| &**path)
+    }
+
     /// The streams.
     pub fn streams(&self) -> &StreamSet {
         &self.streams

@@ -236,7 +236,7 @@ fn data_fills_the_fastest_path_and_overflows_to_the_other() {
     // simulation is deterministic).
     net.run_until(Timestamp::from_millis(3_500));
     net.check_exactly_once_in_order(1, 600, 8_000);
-    let data_on = |p: usize| net.a.paths().nth(p).unwrap().1.stats().bytes_sent;
+    let data_on = |p: usize| net.a.paths().nth(p).unwrap().1.metrics().bytes_sent;
     // Both paths carried a real share of the 4.8 MB, the faster one more.
     assert!(data_on(1) > 500_000, "slow path carried {}", data_on(1));
     assert!(data_on(0) > data_on(1), "{} vs {}", data_on(0), data_on(1));
@@ -335,8 +335,8 @@ fn a_byte_stream_path_dying_fails_over_to_a_datagram_path() {
     // A good part of the 1.8 MB went over the datagram path after the byte stream died.
     let (_, udp) = net.a.paths().next().unwrap();
     assert!(
-        udp.stats().bytes_sent > 500_000,
+        udp.metrics().bytes_sent > 500_000,
         "{}",
-        udp.stats().bytes_sent
+        udp.metrics().bytes_sent
     );
 }

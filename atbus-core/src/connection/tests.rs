@@ -190,7 +190,7 @@ fn loss_is_repaired_exactly_once_in_order() {
             pair.received_b == expected,
             "wrong messages dropping every {every}th datagram"
         );
-        assert!(pair.a.stats().packets_lost > 0);
+        assert!(pair.a.metrics().packets_lost > 0);
         assert_eq!(pair.a.unacked_bytes(), 0);
     }
 }
@@ -315,7 +315,7 @@ fn path_mtu_is_discovered_and_a_black_hole_is_survived() {
     );
     assert_eq!(pair.received_b.len(), 100);
     assert_eq!(
-        pair.a.stats().packets_lost,
+        pair.a.metrics().packets_lost,
         0,
         "lost probes are not data losses"
     );
@@ -535,7 +535,7 @@ fn streams_past_the_limit_close_the_connection() {
 }
 
 /// Two byte-stream connections joined by a pipe that delivers bytes in ever-changing chunk sizes.
-fn run_byte_streams(
+pub(super) fn run_byte_streams(
     a: &mut Connection,
     b: &mut Connection,
     until: Timestamp,
@@ -623,7 +623,7 @@ fn byte_streams_carry_messages_in_large_fragments_without_packet_numbers() {
         0,
         "stream acknowledgements released the send buffers"
     );
-    assert_eq!(a.stats().packets_lost, 0);
+    assert_eq!(a.metrics().packets_lost, 0);
 }
 
 #[test]

@@ -28,21 +28,7 @@ impl Path {
             return None;
         }
         if self.closed.is_some() {
-            if !self.close_frame_pending {
-                return None;
-            }
-            self.close_frame_pending = false;
-            let reason = self.closed.expect("closed") as i32;
-            let close = FrameMessage {
-                packet_number: self.take_packet_number(),
-                body: Some(Body::Close(ConnectionClose {
-                    reason,
-                    message: String::new(),
-                })),
-                ..Default::default()
-            };
-            self.write_frame(&close, buf);
-            return self.finish_datagram(buf, start);
+            return self.poll_close(buf);
         }
         if let Some(size) = self.probe_size_due() {
             return self.write_mtu_probe(now, size, buf, start);
@@ -148,13 +134,35 @@ impl Path {
         self.finish_datagram(buf, start)
     }
 
+    /// On a closed path, the close frame it owes the peer (it closed the path itself), appended
+    /// to `buf`, once; `None` when it owes none (the peer closed it, it timed out, it was sent)
+    /// or the path is open. What `poll_transmit` sends on a closed path, for an owner that
+    /// retires the path from its streams first.
+    pub fn poll_close(&mut self, buf: &mut BytesMut) -> Option<usize> {
+        let reason = self.closed?;
+        if !self.close_frame_pending {
+            return None;
+        }
+        self.close_frame_pending = false;
+        let start = buf.len();
+        let close = FrameMessage {
+            packet_number: self.take_packet_number(),
+            body: Some(Body::Close(ConnectionClose {
+                reason: reason as i32,
+                message: String::new(),
+            })),
+            ..Default::default()
+        };
+        self.write_frame(&close, buf);
+        self.finish_datagram(buf, start)
+    }
+
     fn finish_datagram(&mut self, buf: &BytesMut, start: usize) -> Option<usize> {
         let len = buf.len() - start;
         if len == 0 {
             return None;
         }
         self.stats.datagrams_sent += 1;
-        self.stats.bytes_sent += len as u64;
         Some(len)
     }
 
@@ -177,9 +185,14 @@ impl Path {
         number
     }
 
-    fn write_frame(&self, message: &FrameMessage, buf: &mut BytesMut) -> usize {
+    /// Writes one frame (a packet, in [`TransportMetrics`](crate::metrics::TransportMetrics)'
+    /// terms) and counts it.
+    fn write_frame(&mut self, message: &FrameMessage, buf: &mut BytesMut) -> usize {
         // Frames built here stay far below the frame limit.
-        encode_frame(message, &self.config.frame_limits, buf).expect("frame within limits")
+        let len =
+            encode_frame(message, &self.config.frame_limits, buf).expect("frame within limits");
+        self.metrics.record_packet_sent(len);
+        len
     }
 
     fn ack_wanted(&self, streams: &StreamSet) -> bool {
@@ -301,6 +314,9 @@ impl Path {
             return false;
         };
         self.stats.retransmitted_bytes += data.retransmitted;
+        if data.range.is_some() {
+            self.metrics.record_fragment_sent(data.retransmitted > 0);
+        }
         self.next_packet_number += u64::from(number != 0);
         let size = self.write_frame(&message, buf) as u64;
         self.pacer.on_sent(now, size, self.congestion.pacing_rate());

@@ -1,11 +1,43 @@
 //! Metrics per connection and per peer, as plain data for exporters.
 //!
-//! Nothing here is global, shared or timed: a connection's owner keeps a [`TransportMetrics`]
-//! beside it and updates it with `record_*` calls as things happen (frames sent, received and
-//! lost, fragments and retransmissions, RTT samples, refusals and closes); a node keeps a
-//! [`PeerMetrics`] per peer name and [`absorb`](PeerMetrics::absorb)s the metrics of each
-//! connection of that peer when it ends. An exporter (Prometheus, later, in an adapter) reads
+//! Nothing here is global, shared or timed: every path
+//! ([`Path::metrics`](crate::connection::Path::metrics)) keeps a [`TransportMetrics`] and updates
+//! it as things happen (frames sent, received and lost, fragments and retransmissions, RTT
+//! samples); a node absorbs the metrics of each path of a peer when it ends, and of the whole
+//! session when that ends ([`NodeMetrics`]). An exporter (Prometheus, later, in an adapter) reads
 //! snapshots, which are clones, on its own schedule.
+//!
+//! # What a path counts
+//!
+//! A few saturating integer additions per frame; nothing allocates on the hot path.
+//!
+//! - **Packets** are frames (each carries its own packet number; a datagram may hold several, an
+//!   acknowledgement and data for instance), counted with their wire size as they are written
+//!   and as they arrive decoded (duplicates included; a datagram that fails decoding counts in
+//!   `ConnectionStats::datagrams_invalid` instead). Bytes are therefore the frames' bytes: every
+//!   byte written to a datagram or a byte stream, every byte of a frame received.
+//! - **Lost** packets are those loss recovery declared lost (packet or time threshold); path-MTU
+//!   probes that do not come back are not losses. Acknowledgement-only frames are never declared
+//!   lost, so [`loss_rate`](TransportMetrics::loss_rate) understates the loss of data frames by
+//!   their share (as QUIC's packet counts do). Byte streams lose nothing.
+//! - **Fragments** are packets of stream data (one stream's range, whatever messages it spans);
+//!   a **retransmission** is one whose range had been sent before (after a loss, or as a
+//!   tail-loss probe). Packets that only carry a stream's end or reset are not fragments.
+//! - **RTT samples** are taken when an acknowledgement newly acknowledges the largest packet
+//!   number it covers, with the peer's reported acknowledgement delay subtracted when that
+//!   leaves at least the minimum RTT — the samples the connection's estimator smooths. **The
+//!   latency histogram records these same RTT samples**: it is the distribution of round-trip
+//!   times, not of message delivery times (those depend on the application's pace and on
+//!   queueing, and the sender cannot see them without the receiver's clock). Byte-stream paths
+//!   number no packets and take no samples.
+//!
+//! # In a node
+//!
+//! `Node::transport_metrics` gives a live path's figures, `Node::peer_metrics` a peer's (its
+//! open paths merged with those that already closed, each closed one with its reason), and
+//! `Node::metrics` the node-wide [`NodeMetrics`]: refused or failed registrations, closed
+//! transports and ended sessions by reason, and every ended session's paths merged. Per-peer
+//! figures live as long as the session; afterwards only the node's totals keep them.
 //!
 //! # Reading them
 //!
@@ -21,8 +53,11 @@
 //!   as Prometheus' `le`; [`LatencyHistogram::cumulative`] gives the exported form and
 //!   [`LatencyHistogram::sum`] the `_sum`.
 //! - **Reasons** ([`ReasonCounts`]): refused registrations and closed connections, counted per
-//!   [`CloseReason`](crate::proto::CloseReason); misbehaving peers (a duplicate name, an
-//!   unsupported version, a protocol violation) show up here.
+//!   [`CloseReason`](crate::proto::CloseReason); misbehaving peers show up here — in
+//!   [`NodeMetrics::refused`] a duplicate name or an unsupported version, in
+//!   [`NodeMetrics::closed`] (and the peer's `closed`) a stream flood (`STREAM_LIMIT`), an
+//!   oversized message (`MESSAGE_TOO_LARGE`), data beyond the window on a byte stream
+//!   (`FLOW_CONTROL`) or another protocol violation.
 //!
 //! # Merging
 //!
@@ -50,11 +85,13 @@
 //! ```
 
 mod histogram;
+mod node;
 mod reasons;
 mod rtt_stats;
 mod transport;
 
 pub use histogram::{LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKETS, LatencyHistogram};
+pub use node::NodeMetrics;
 pub use reasons::ReasonCounts;
 pub use rtt_stats::RttStats;
 pub use transport::{PeerMetrics, TransportMetrics};

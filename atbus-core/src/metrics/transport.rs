@@ -15,15 +15,15 @@ use crate::proto::CloseReason;
 ///
 /// | field | unit | counts |
 /// |---|---|---|
-/// | `bytes_sent`, `bytes_received` | bytes | transport payload: datagram payloads, or bytes written to / read from a byte stream |
+/// | `bytes_sent`, `bytes_received` | bytes | the frames' bytes: everything written to a datagram or a byte stream, every frame received |
 /// | `packets_sent`, `packets_received` | frames | frames sent and received (a datagram may carry several) |
-/// | `packets_lost` | frames | frames declared lost (datagram links) |
-/// | `fragments_sent`, `fragments_received` | message fragments | stream fragments, retransmissions included in `fragments_sent` |
-/// | `retransmissions` | message fragments | fragments sent again (lost, or probing) |
+/// | `packets_lost` | frames | frames declared lost (datagram links; path-MTU probes excepted) |
+/// | `fragments_sent`, `fragments_received` | stream data packets | packets of stream data, retransmissions included in `fragments_sent` |
+/// | `retransmissions` | stream data packets | packets whose data had been sent before (lost, or probing) |
 /// | `rtt` | [`RttStats`] | RTT samples: count, mean, variance, min, max |
 /// | `latency` | [`LatencyHistogram`] | the same RTT samples, in the fixed latency buckets |
-/// | `refused` | [`ReasonCounts`] | registrations refused, by reason (either side refusing) |
-/// | `closed` | [`ReasonCounts`] | connections closed, by reason |
+/// | `refused` | [`ReasonCounts`] | registrations refused, by reason (either side refusing); a node counts these node-wide |
+/// | `closed` | [`ReasonCounts`] | connections closed, by reason (recorded by the connection's owner) |
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TransportMetrics {
     /// Bytes sent.
@@ -136,10 +136,12 @@ impl TransportMetrics {
 
 /// What happened with one peer, over all its connections.
 ///
-/// A node keeps one per peer name: when a connection of the peer ends, its
-/// [`TransportMetrics`] are [`absorb`](Self::absorb)ed; an exporter's snapshot is a clone of that
-/// with each live connection's metrics absorbed too. Refusals of registrations that never became
-/// a connection are recorded directly in `transport.refused`.
+/// A node keeps one per peer with a session: when a connection of the peer ends, its
+/// [`TransportMetrics`] are [`absorb`](Self::absorb)ed, with the reason it closed; a snapshot
+/// (`Node::peer_metrics`) is a clone of that with each live connection's metrics absorbed too.
+/// Refused registrations are counted node-wide ([`NodeMetrics`](super::NodeMetrics)), not per
+/// name: a refused name may be anyone's, and counting per name would let a peer cycling through
+/// names grow the node's memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerMetrics {
     /// Connections whose metrics were absorbed.

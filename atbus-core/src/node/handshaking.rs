@@ -285,6 +285,7 @@ impl Node {
             _ => None,
         };
         t.phase = Phase::Closing(reason);
+        self.metrics.registration_failed(reason);
         self.note_transport(id);
         if let Some(peer) = peer {
             self.start_deferred(now, &peer);

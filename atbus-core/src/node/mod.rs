@@ -66,7 +66,7 @@
 //!
 //! Sessions are filed by their next deadline, and only sessions that had input, a due timer or
 //! a send are asked for transmits: between keep-alives an idle peer costs nothing (B6 in
-//! `docs/BENCHMARKS.md`: 10,000 idle peers, 5.2 KB each on datagram links).
+//! `docs/BENCHMARKS.md`: 10,000 idle peers, 5.5 KB each on datagram links).
 //!
 //! # Not yet
 //!
@@ -77,6 +77,7 @@ mod crossing;
 mod dial;
 mod events;
 mod handshaking;
+mod metrics;
 
 use handshaking::drain_handshake;
 mod transport;
@@ -199,6 +200,7 @@ pub struct Node {
     discovery: MemoryRegistry,
     /// Transports being opened on demand.
     dialer: dial::Dialer,
+    metrics: metrics::MetricsLedger,
 }
 
 impl Node {
@@ -231,6 +233,7 @@ impl Node {
             record,
             discovery: MemoryRegistry::new(),
             dialer: dial::Dialer::default(),
+            metrics: Default::default(),
         })
     }
 
@@ -313,7 +316,9 @@ impl Node {
         if let Phase::Bound { peer, .. } = t.phase {
             let ended = match self.peers.get_mut(&peer) {
                 Some(p) => {
-                    p.session.remove_path(PathId(transport.0));
+                    if let Some(path) = p.session.remove_path(PathId(transport.0)) {
+                        self.metrics.path_ended(&peer, &path, CloseReason::Unknown);
+                    }
                     p.transports.remove(&transport);
                     p.transports.is_empty()
                 }
@@ -323,6 +328,8 @@ impl Node {
             if ended {
                 self.end_peer(&peer, CloseReason::Unknown);
             }
+        } else if !matches!(t.phase, Phase::Closing(_)) {
+            self.metrics.registration_abandoned();
         }
     }
 
@@ -512,6 +519,7 @@ impl Node {
         let mut not_sent = Vec::new();
         let mut unacknowledged = Vec::new();
         if let Some(mut p) = self.peers.remove(peer) {
+            self.metrics.session_ended(peer, &p.session, reason);
             self.table.remove(peer, p.session_id);
             if let Some(deadline) = p.deadline {
                 self.timers.remove(&(deadline, peer.to_owned()));
@@ -677,9 +685,7 @@ impl Node {
         for (path, reason) in closed {
             let transport = TransportId(path.0);
             p.transports.remove(&transport);
-            self.forget_transport(transport);
-            self.events
-                .push_back(NodeEvent::CloseTransport { transport, reason });
+            self.retire_path(name, transport, p.session.remove_path(path), reason);
             last_reason = Some(reason);
         }
         let ended = p.transports.is_empty() && last_reason.is_some();
@@ -729,5 +735,7 @@ fn mix(seed: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+#[cfg(test)]
+mod metrics_tests;
 #[cfg(test)]
 mod tests;

@@ -5,15 +5,15 @@ use bytes::{Bytes, BytesMut};
 use super::*;
 
 /// Nodes and the pipes between them: (node, transport) ↔ (node, transport).
-struct Bus {
-    nodes: Vec<Node>,
-    pipes: Vec<((usize, TransportId), (usize, TransportId))>,
-    events: Vec<Vec<NodeEvent>>,
-    now: Timestamp,
+pub(super) struct Bus {
+    pub(super) nodes: Vec<Node>,
+    pub(super) pipes: Vec<((usize, TransportId), (usize, TransportId))>,
+    pub(super) events: Vec<Vec<NodeEvent>>,
+    pub(super) now: Timestamp,
 }
 
 impl Bus {
-    fn new(names: &[&str]) -> Self {
+    pub(super) fn new(names: &[&str]) -> Self {
         let nodes: Vec<Node> = names
             .iter()
             .enumerate()
@@ -32,7 +32,7 @@ impl Bus {
     }
 
     /// Node `a` opens a byte stream to node `b` (which it expects to be called `name`).
-    fn connect(&mut self, a: usize, b: usize, name: &str) -> usize {
+    pub(super) fn connect(&mut self, a: usize, b: usize, name: &str) -> usize {
         let ta = self.nodes[a].handle_transport_connected(
             self.now,
             TransportKind::ByteStream,
@@ -43,7 +43,7 @@ impl Bus {
         self.pipes.len() - 1
     }
 
-    fn pump(&mut self) {
+    pub(super) fn pump(&mut self) {
         for _ in 0..10_000 {
             let mut moved = false;
             for i in 0..self.nodes.len() {
@@ -76,7 +76,7 @@ impl Bus {
         panic!("the bus never settles");
     }
 
-    fn messages(&self, node: usize) -> Vec<(String, i64, Bytes)> {
+    pub(super) fn messages(&self, node: usize) -> Vec<(String, i64, Bytes)> {
         self.events[node]
             .iter()
             .filter_map(|e| match e {

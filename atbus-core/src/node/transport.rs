@@ -7,13 +7,18 @@
 //!                                   │ failed / refused
 //!                                   ▼
 //!                                 Closing(reason): the last handshake answer goes out, then gone
+//!
+//!   Bound{peer} ──its path closed itself (a violation, idle, the peer's close)──▶ Closing(reason):
+//!                 the path's close frame (if it owes one) goes out, then gone
 //! ```
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
+use super::{Node, NodeEvent};
 use crate::Timestamp;
+use crate::connection::Path;
 use crate::frame::StreamDecoder;
 use crate::handshake::{Initiator, Responder};
 use crate::proto::{CloseReason, FrameMessage};
@@ -82,5 +87,32 @@ impl Transport {
             } => Some(responder.deadline()),
             Phase::Deferred { .. } | Phase::Bound { .. } | Phase::Closing(_) => None,
         }
+    }
+}
+
+impl Node {
+    /// A path of `peer`'s session closed by itself with `reason` and left the session
+    /// (`path`): its metrics go to the peer's, and its transport closes once the close frame
+    /// it owes the peer went out, so that the peer learns why.
+    pub(super) fn retire_path(
+        &mut self,
+        peer: &str,
+        transport: TransportId,
+        path: Option<Path>,
+        reason: CloseReason,
+    ) {
+        let (Some(mut path), Some(t)) = (path, self.transports.get_mut(&transport)) else {
+            self.forget_transport(transport);
+            self.events
+                .push_back(NodeEvent::CloseTransport { transport, reason });
+            return;
+        };
+        let mut buf = BytesMut::new();
+        if path.poll_close(&mut buf).is_some() {
+            t.outbox.push_back(buf.freeze());
+        }
+        t.phase = Phase::Closing(reason);
+        self.metrics.path_ended(peer, &path, reason);
+        self.note_transport(transport);
     }
 }

@@ -3,6 +3,7 @@
 mod atbus;
 mod frames;
 mod kcp;
+mod misbehaving;
 mod node;
 pub mod quinn;
 mod raw;
@@ -10,6 +11,7 @@ mod raw;
 pub use self::atbus::AtbusEndpoint;
 pub use self::frames::FrameEndpoint;
 pub use self::kcp::{KcpConfig, KcpEndpoint, KcpMode, KcpTiming};
+pub use self::misbehaving::{MisbehavingPeer, Offence};
 pub use self::node::{NodeEndpoint, NodeTally};
 pub use self::quinn::{QuinnConfig, QuinnCongestion, QuinnEndpoint};
 pub use self::raw::RawEndpoint;
