@@ -1,6 +1,11 @@
 //! Errors, split by operation: [`ImpairmentError`] for a configuration that makes no sense,
 //! [`NetemError`] for starting a proxy.
 
+use std::io;
+use std::net::SocketAddr;
+
+use crate::stats::Direction;
+
 /// An [`Impairments`](crate::Impairments) value that cannot be applied.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -24,5 +29,35 @@ pub enum ImpairmentError {
     ReorderWithoutDelay {
         /// The reorder probability given.
         reorder: f64,
+    },
+}
+
+/// Why [`Proxy::spawn`](crate::Proxy::spawn) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetemError {
+    /// The listening socket could not be bound.
+    #[error("cannot bind the proxy on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+    /// The impairments of one direction are invalid.
+    #[error("invalid impairments for {direction}: {source}")]
+    Impairments {
+        /// The direction they were meant for.
+        direction: Direction,
+        /// What is wrong with them.
+        #[source]
+        source: ImpairmentError,
+    },
+    /// `max_clients` or `max_in_flight_bytes` is zero: the proxy would forward nothing.
+    #[error("{field} must be above zero")]
+    ZeroLimit {
+        /// The configuration field.
+        field: &'static str,
     },
 }
