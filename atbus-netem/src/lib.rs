@@ -8,7 +8,8 @@
 //! replies go back to the client they belong to. The random choices come from a seed, so a run
 //! with the same packet arrival order is the same run.
 //!
-//! A test embeds the proxy on its own tokio runtime:
+//! The crate ships the `atbus-netem` binary (see the project's `docs/NETEM.md`) and this
+//! library, which a test embeds on its own tokio runtime:
 //!
 //! ```
 //! use std::time::Duration;
