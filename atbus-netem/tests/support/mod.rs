@@ -41,15 +41,15 @@ impl Server {
             let mut buf = vec![0u8; 65_536];
             loop {
                 let (len, from) = socket.recv_from(&mut buf).await.expect("server recv");
-                let at = Instant::now();
-                if echo {
-                    socket.send_to(&buf[..len], from).await.expect("echo");
-                }
+                // Logged before the echo, so that whoever sees the echo sees the log entry.
                 task_log.lock().unwrap().push(Received {
                     payload: buf[..len].to_vec(),
                     from,
-                    at,
+                    at: Instant::now(),
                 });
+                if echo {
+                    socket.send_to(&buf[..len], from).await.expect("echo");
+                }
             }
         });
         Self { addr, log, task }
