@@ -6,12 +6,24 @@ use std::ops::Range;
 /// seeded scenario test with that seed only.
 pub const SEED_ENV: &str = "ATBUS_SIM_SEED";
 
-/// The seeds to run: `default`, or only the seed in [`SEED_ENV`] when it is set.
+/// Environment variable that widens every seeded scenario test to seeds `0..N`: a sweep,
+/// `ATBUS_SIM_SEEDS=200 cargo test --release -p atbus-sim ...`.
+pub const SEEDS_ENV: &str = "ATBUS_SIM_SEEDS";
+
+/// The seeds to run: `default`, or only the seed in [`SEED_ENV`] when it is set, or `0..N`
+/// when [`SEEDS_ENV`] is.
 ///
 /// # Panics
 ///
-/// When [`SEED_ENV`] is set to something that is not a number.
+/// When either variable is set to something that is not a number.
 pub fn seeds(default: Range<u64>) -> Vec<u64> {
+    if let Ok(value) = std::env::var(SEEDS_ENV) {
+        let n: u64 = value
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{SEEDS_ENV}={value:?} is not a number"));
+        return (0..n).collect();
+    }
     match std::env::var(SEED_ENV) {
         Ok(value) => vec![
             value
