@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use atbus_core::discovery::{AddressError, GatewayAddress, NodeRecord, RegistryError};
+use atbus_core::discovery::{
+    AddressError, GatewayAddress, NodeRecord, RegistryError, check_node_name,
+};
 use atbus_core::node::{ConnectError, NodeConfig, NodeSendError};
 use atbus_core::proto::CloseReason;
 
@@ -39,6 +41,18 @@ pub enum BusEvent {
         peer: String,
         /// Why.
         reason: CloseReason,
+    },
+    /// The node refused a message [`Bus::send`] had accepted (the stream was finished, the
+    /// message is larger than the limit, ...); it is handed back.
+    SendRefused {
+        /// The peer.
+        peer: String,
+        /// The stream.
+        stream: i64,
+        /// The message.
+        data: Bytes,
+        /// Why.
+        error: NodeSendError,
     },
     /// Messages to `peer` that were not delivered, or may not have been.
     SendFailed {
@@ -162,6 +176,7 @@ pub struct Bus {
 struct Inner {
     name: String,
     inputs: async_channel::Sender<Input>,
+    credits: async_channel::Sender<()>,
     messages: async_channel::Receiver<Message>,
     record: NodeRecord,
 }
@@ -179,13 +194,14 @@ impl Drop for Inner {
 impl Bus {
     /// Starts a node on `runtime`: binds every listen address, then runs.
     pub async fn start(runtime: Arc<dyn Runtime>, config: BusConfig) -> Result<Bus, StartError> {
-        let (driver, inputs, messages, record) = Driver::start(runtime, config).await?;
+        let (driver, inputs, credits, messages, record) = Driver::start(runtime, config).await?;
         let name = driver.name().to_owned();
         driver.spawn();
         Ok(Bus {
             inner: Arc::new(Inner {
                 name,
                 inputs,
+                credits,
                 messages,
                 record,
             }),
@@ -227,18 +243,32 @@ impl Bus {
         answer.recv().await.ok()
     }
 
-    /// Sends `data` to the node `to` on `stream`. Waits while the peer's buffers are full
-    /// (backpressure); messages to one peer on one stream arrive in the order they were sent.
+    /// Sends `data` to the node `to` on `stream`. Waits while the bus holds as many messages
+    /// as it lets wait for the node (backpressure: the node takes them as the peer's buffers
+    /// drain); messages to one peer on one stream arrive in the order they were sent.
+    ///
+    /// `Ok` means the bus took the message: it is then delivered, or handed back in a
+    /// [`BusEvent::SendFailed`], [`BusEvent::SendRefused`] or the [`ShutdownReport`] — never
+    /// dropped silently.
     pub async fn send(&self, to: &str, stream: i64, data: Bytes) -> Result<(), SendError> {
-        let to = to.to_owned();
-        self.command(|reply| Command::Send {
-            to,
+        if check_node_name(to, "to").is_err() {
+            return Err(SendError::Refused(NodeSendError::InvalidName(to.to_owned())));
+        }
+        self.inner
+            .credits
+            .send(())
+            .await
+            .map_err(|_| SendError::ShutDown)?;
+        let command = Command::Send {
+            to: to.to_owned(),
             stream,
             data,
-            reply,
-        })
-        .await
-        .unwrap_or(Err(SendError::ShutDown))
+        };
+        self.inner
+            .inputs
+            .send(Input::Command(command))
+            .await
+            .map_err(|_| SendError::ShutDown)
     }
 
     /// Ends `stream` towards `to` after what was sent on it.

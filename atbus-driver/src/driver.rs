@@ -31,6 +31,9 @@ use crate::links::{DatagramLink, StreamWriter, spawn_datagram, spawn_stream};
 use crate::listen::{Listening, bind_all};
 use crate::runtime::Runtime;
 
+/// Messages a bus lets into its run loop before the node takes them (sends wait beyond).
+const SEND_CREDITS: usize = 256;
+
 /// Inputs handled per wake-up before the loop drains (bounds the latency of transmits).
 const BATCH: usize = 1_024;
 
@@ -39,7 +42,6 @@ struct HeldSend {
     to: String,
     stream: i64,
     data: Bytes,
-    reply: Reply<Result<(), SendError>>,
 }
 
 /// A shutdown under way.
@@ -56,6 +58,10 @@ pub(crate) struct Driver {
     start: Instant,
     inputs_tx: async_channel::Sender<Input>,
     inputs: async_channel::Receiver<Input>,
+    /// Send credits: a `Bus::send` puts one in before its command, the loop takes one out
+    /// when the node took (or refused) the message — so the messages between the API and
+    /// the node are bounded, without a round trip per send.
+    credits: async_channel::Receiver<()>,
     streams: HashMap<TransportId, StreamWriter>,
     udp: Vec<DatagramLink>,
     udp_peers: HashMap<(usize, SocketAddr), TransportId>,
@@ -73,6 +79,7 @@ pub(crate) struct Driver {
 pub(crate) type Started = (
     Driver,
     async_channel::Sender<Input>,
+    async_channel::Sender<()>,
     async_channel::Receiver<Message>,
     NodeRecord,
 );
@@ -102,6 +109,7 @@ impl Driver {
             node.discovery_mut().put(record)?;
         }
         let (inputs_tx, inputs) = async_channel::bounded(4_096);
+        let (credits_tx, credits) = async_channel::bounded(SEND_CREDITS);
         let (listening, sockets) = bind_all(&runtime, &config.listen, inputs_tx.clone()).await?;
         let mut udp = Vec::new();
         for socket in sockets {
@@ -133,6 +141,7 @@ impl Driver {
             start: Instant::now(),
             inputs_tx: inputs_tx.clone(),
             inputs,
+            credits,
             streams: HashMap::new(),
             udp,
             udp_peers: HashMap::new(),
@@ -144,7 +153,7 @@ impl Driver {
             buf: BytesMut::with_capacity(64 * 1024),
             _listening: listening,
         };
-        Ok((driver, inputs_tx, received, record))
+        Ok((driver, inputs_tx, credits_tx, received, record))
     }
 
     /// The node's name.
@@ -303,23 +312,14 @@ impl Driver {
     fn command(&mut self, command: Command) {
         let now = self.now();
         match command {
-            Command::Send {
-                to,
-                stream,
-                data,
-                reply,
-            } => {
-                if self.shutdown.is_some() {
-                    let _ = reply.try_send(Err(SendError::ShutDown));
+            Command::Send { to, stream, data } => {
+                if let Some(shutdown) = &mut self.shutdown {
+                    shutdown.report.not_sent.push((to, stream, data));
+                    let _ = self.credits.try_recv();
                 } else if self.held.iter().any(|h| h.to == to) {
                     // Behind the ones already waiting for this peer: order is kept.
-                    self.held.push_back(HeldSend {
-                        to,
-                        stream,
-                        data,
-                        reply,
-                    });
-                } else if let Some(held) = self.try_send(now, to, stream, data, reply) {
+                    self.held.push_back(HeldSend { to, stream, data });
+                } else if let Some(held) = self.try_send(now, to, stream, data) {
                     self.held.push_back(held);
                 }
             }
@@ -333,7 +333,7 @@ impl Driver {
                     let mut report = ShutdownReport::default();
                     for held in self.held.drain(..) {
                         report.not_sent.push((held.to, held.stream, held.data));
-                        let _ = held.reply.try_send(Err(SendError::ShutDown));
+                        let _ = self.credits.try_recv();
                     }
                     self.shutdown = Some(Shutdown {
                         deadline: Instant::now() + flush,
@@ -357,17 +357,17 @@ impl Driver {
     }
 
     /// Offers a message to the node; gives it back when the peer has no room for it now.
+    /// Taken or refused, its send credit returns.
     fn try_send(
         &mut self,
         now: Timestamp,
         to: String,
         stream: i64,
         data: Bytes,
-        reply: Reply<Result<(), SendError>>,
     ) -> Option<HeldSend> {
         match self.node.send(now, &to, stream, data.clone()) {
             Ok(()) => {
-                let _ = reply.try_send(Ok(()));
+                let _ = self.credits.try_recv();
                 None
             }
             Err(
@@ -376,14 +376,15 @@ impl Driver {
                     source: StreamSendError::Write(WriteError::Blocked { .. }),
                     ..
                 },
-            ) => Some(HeldSend {
-                to,
-                stream,
-                data,
-                reply,
-            }),
+            ) => Some(HeldSend { to, stream, data }),
             Err(error) => {
-                let _ = reply.try_send(Err(SendError::Refused(error)));
+                let _ = self.credits.try_recv();
+                self.publish(BusEvent::SendRefused {
+                    peer: to,
+                    stream,
+                    data,
+                    error,
+                });
                 None
             }
         }
@@ -402,13 +403,8 @@ impl Driver {
                 still.push_back(held);
                 continue;
             }
-            let HeldSend {
-                to,
-                stream,
-                data,
-                reply,
-            } = held;
-            if let Some(held) = self.try_send(now, to, stream, data, reply) {
+            let HeldSend { to, stream, data } = held;
+            if let Some(held) = self.try_send(now, to, stream, data) {
                 blocked_peers.push(held.to.clone());
                 still.push_back(held);
             }

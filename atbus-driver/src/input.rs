@@ -50,13 +50,9 @@ pub(crate) enum Input {
 
 /// What the API asks of the run loop.
 pub(crate) enum Command {
-    /// Send a message (answered once the node took it; held while the peer is full).
-    Send {
-        to: String,
-        stream: i64,
-        data: Bytes,
-        reply: Reply<Result<(), SendError>>,
-    },
+    /// Send a message: not answered (it holds one of the bus's send credits, returned when
+    /// the node takes it; held while the peer is full; a refusal is an event).
+    Send { to: String, stream: i64, data: Bytes },
     /// Finish a stream.
     Finish {
         to: String,

@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 mod bus;
+mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod driver;
@@ -34,5 +35,6 @@ mod listen;
 mod memory;
 mod runtime;
 
+pub use config::FileConfig;
 pub use bus::{Bus, BusConfig, BusEvent, Message, SendError, ShutdownReport, StartError};
 pub use runtime::{BoxFuture, DatagramSocket, Runtime, StreamListener, StreamSocket};

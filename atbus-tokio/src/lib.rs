@@ -32,7 +32,9 @@ mod runtime;
 use std::sync::Arc;
 
 pub use atbus_core as core;
-pub use atbus_driver::{Bus, BusConfig, BusEvent, Message, SendError, ShutdownReport, StartError};
+pub use atbus_driver::{
+    Bus, BusConfig, BusEvent, FileConfig, Message, SendError, ShutdownReport, StartError,
+};
 pub use runtime::TokioRuntime;
 
 /// Starts a bus on the current tokio runtime.

@@ -1,0 +1,50 @@
+//! `atbus`: run a node from a config file or flags, or start a small local demo bus.
+//!
+//! - `atbus` or `atbus demo`: four nodes in this process, one listening on each transport
+//!   (TCP, UDP, a Unix socket, an in-process link), sending to each other in a ring, with live
+//!   throughput and latency per flow.
+//! - `atbus run --config node.yaml` (or `--name`, `--listen`, `--peer`, `--send-to`): one node.
+//! - `atbus config`: the default configuration, as a file would state it.
+
+mod demo;
+mod run;
+
+use clap::{Parser, Subcommand};
+
+/// The atbus command.
+#[derive(Debug, Parser)]
+#[command(name = "atbus", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// A local bus of four nodes over TCP, UDP, Unix sockets and in-process links.
+    Demo(demo::DemoArgs),
+    /// One node, from a config file and/or flags.
+    Run(run::RunArgs),
+    /// Prints the default configuration (YAML).
+    Config,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    match cli.command {
+        None => demo::demo(demo::DemoArgs::default()).await,
+        Some(Command::Demo(args)) => demo::demo(args).await,
+        Some(Command::Run(args)) => run::run(args).await,
+        Some(Command::Config) => {
+            let mut config = atbus_tokio::FileConfig {
+                name: "node-1".into(),
+                listen: vec!["tcp://127.0.0.1:7001".into(), "udp://127.0.0.1:7001".into()],
+                ..Default::default()
+            };
+            config.labels.insert("zone".into(), "local".into());
+            print!("{}", serde_norway::to_string(&config)?);
+            Ok(())
+        }
+    }
+}
