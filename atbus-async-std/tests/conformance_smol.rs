@@ -30,3 +30,13 @@ per_scheme!(messages_both_ways, conformance::messages_both_ways);
 per_scheme!(many_peers, conformance::many_peers);
 per_scheme!(peer_restart, conformance::peer_restart);
 per_scheme!(shutdown_in_flight, conformance::shutdown_in_flight);
+per_scheme!(garbage_peer, conformance::garbage_peer);
+
+#[test]
+fn stalled_reader() {
+    smol::block_on(async {
+        if let Err(error) = conformance::stalled_reader(runtime()).await {
+            panic!("stalled_reader: {error}");
+        }
+    });
+}

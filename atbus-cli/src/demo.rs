@@ -102,7 +102,11 @@ pub async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .map(ToString::to_string)
             .collect();
-        println!("  {:<8} listens on {transport:<4} {}", bus.name(), addresses.join(", "));
+        println!(
+            "  {:<8} listens on {transport:<4} {}",
+            bus.name(),
+            addresses.join(", ")
+        );
     }
     let rate = if args.rate == 0 {
         "as fast as backpressure allows".to_owned()
@@ -171,7 +175,10 @@ pub async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     while Instant::now() < until + Duration::from_millis(500) {
         tokio::time::sleep(Duration::from_secs(1)).await;
         second += 1;
-        println!("[{second:>3} s] {:<28} {:>10} {:>9} {:>9} {:>9} {:>9}", "flow", "msgs/s", "MB/s", "p50 µs", "p99 µs", "max µs");
+        println!(
+            "[{second:>3} s] {:<28} {:>10} {:>9} {:>9} {:>9} {:>9}",
+            "flow", "msgs/s", "MB/s", "p50 µs", "p99 µs", "max µs"
+        );
         for (i, label) in labels.iter().enumerate() {
             let mut flow = stats[i].lock().unwrap_or_else(|e| e.into_inner());
             let mut latencies = std::mem::take(&mut flow.latencies_us);

@@ -69,7 +69,11 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(ToString::to_string)
         .collect();
-    println!("{} is up, listening on [{}]", bus.name(), addresses.join(", "));
+    println!(
+        "{} is up, listening on [{}]",
+        bus.name(),
+        addresses.join(", ")
+    );
     let events = bus.events().await;
     {
         let bus = bus.clone();

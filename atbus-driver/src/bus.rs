@@ -252,7 +252,9 @@ impl Bus {
     /// dropped silently.
     pub async fn send(&self, to: &str, stream: i64, data: Bytes) -> Result<(), SendError> {
         if check_node_name(to, "to").is_err() {
-            return Err(SendError::Refused(NodeSendError::InvalidName(to.to_owned())));
+            return Err(SendError::Refused(NodeSendError::InvalidName(
+                to.to_owned(),
+            )));
         }
         self.inner
             .credits

@@ -52,7 +52,11 @@ pub(crate) enum Input {
 pub(crate) enum Command {
     /// Send a message: not answered (it holds one of the bus's send credits, returned when
     /// the node takes it; held while the peer is full; a refusal is an event).
-    Send { to: String, stream: i64, data: Bytes },
+    Send {
+        to: String,
+        stream: i64,
+        data: Bytes,
+    },
     /// Finish a stream.
     Finish {
         to: String,
