@@ -83,6 +83,11 @@ fn seed_of(name: &str) -> u64 {
 }
 
 /// The payload of message `i` of a case: its index, then a recognisable pattern.
+/// The payload of message `i` of a case (its index, then a pattern), for adapters' own tests.
+pub fn payload_for_tests(i: u32, size: usize) -> Bytes {
+    payload(i, size)
+}
+
 pub(crate) fn payload(i: u32, size: usize) -> Bytes {
     let mut data = Vec::with_capacity(size.max(4));
     data.extend_from_slice(&i.to_le_bytes());
