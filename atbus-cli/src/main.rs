@@ -4,9 +4,12 @@
 //!   (TCP, UDP, a Unix socket, an in-process link), sending to each other in a ring, with live
 //!   throughput and latency per flow.
 //! - `atbus run --config node.yaml` (or `--name`, `--listen`, `--peer`, `--send-to`): one node.
+//! - `atbus probe --peer NAME=ADDRESS`: numbered messages to a node running `run --echo`,
+//!   every echo checked (the multi-host test uses it across network namespaces).
 //! - `atbus config`: the default configuration, as a file would state it.
 
 mod demo;
+mod probe;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +28,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// One node, from a config file and/or flags.
     Run(run::RunArgs),
+    /// Sends numbered messages to an echoing node (`run --echo`) and checks the echoes.
+    Probe(probe::ProbeArgs),
     /// Prints the default configuration (YAML).
     Config,
 }
@@ -36,6 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => demo::demo(demo::DemoArgs::default()).await,
         Some(Command::Demo(args)) => demo::demo(args).await,
         Some(Command::Run(args)) => run::run(args).await,
+        Some(Command::Probe(args)) => probe::probe(args).await,
         Some(Command::Config) => {
             let mut config = atbus_tokio::FileConfig {
                 name: "node-1".into(),

@@ -28,9 +28,12 @@ pub struct RunArgs {
     /// A node to greet every second (repeatable).
     #[arg(long)]
     pub send_to: Vec<String>,
+    /// Send every message received back to its sender, on its stream (and print nothing).
+    #[arg(long)]
+    pub echo: bool,
 }
 
-fn parse_peer(text: &str) -> Result<(String, String), String> {
+pub fn parse_peer(text: &str) -> Result<(String, String), String> {
     let (name, address) = text
         .split_once('=')
         .ok_or_else(|| format!("{text:?}: expected NAME=ADDRESS"))?;
@@ -39,6 +42,7 @@ fn parse_peer(text: &str) -> Result<(String, String), String> {
 
 /// Runs one node until Ctrl-C.
 pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let echo = args.echo;
     let mut file = match &args.config {
         Some(path) => serde_norway::from_str::<FileConfig>(&std::fs::read_to_string(path)?)
             .map_err(|e| format!("{}: {e}", path.display()))?,
@@ -79,6 +83,10 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         let bus = bus.clone();
         tokio::spawn(async move {
             while let Some(message) = bus.recv().await {
+                if echo {
+                    let _ = bus.send(&message.from, message.stream, message.data).await;
+                    continue;
+                }
                 println!(
                     "from {} on stream {}: {}",
                     message.from,
@@ -90,7 +98,9 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     tokio::spawn(async move {
         while let Ok(event) = events.recv().await {
-            println!("event: {event:?}");
+            if !echo {
+                println!("event: {event:?}");
+            }
         }
     });
     if !args.send_to.is_empty() {

@@ -57,7 +57,10 @@ async fn delivery_through_a_lossy_udp_proxy() {
         let client = client.clone();
         async move {
             for i in 0..count {
-                client.send("server-1", 1, payload(i, sizes(i))).await.unwrap();
+                client
+                    .send("server-1", 1, payload(i, sizes(i)))
+                    .await
+                    .unwrap();
             }
         }
     };
@@ -77,7 +80,10 @@ async fn delivery_through_a_lossy_udp_proxy() {
         "through the proxy: {} datagrams in, {} lost, {} duplicated, {} reordered",
         c2s.packets_in, c2s.lost, c2s.duplicated, c2s.reordered
     );
-    assert!(c2s.lost > 0 && c2s.duplicated > 0 && c2s.reordered > 0, "{stats:?}");
+    assert!(
+        c2s.lost > 0 && c2s.duplicated > 0 && c2s.reordered > 0,
+        "{stats:?}"
+    );
     let report = client.shutdown(Duration::from_secs(10)).await;
     assert!(report.is_clean(), "{report:?}");
     server.shutdown(Duration::ZERO).await;

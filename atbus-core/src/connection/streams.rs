@@ -42,6 +42,19 @@ pub(super) const PACKET_OVERHEAD: usize = 48;
 /// Extra room per additional fragment (its key, length and flag).
 const FRAGMENT_OVERHEAD: usize = 12;
 
+/// Tries to fit a packet of stream data into its space before giving up for this transmit.
+const MAX_PACKET_ATTEMPTS: usize = 12;
+
+/// The next data budget after a packet built for `budget` came out `size` bytes for `space`:
+/// a packet of many small messages pays a fragment header each, which the first budget does
+/// not know, so each try shrinks by the excess and at least 1/16 of the budget (a 64 KiB
+/// byte-stream packet of a hundred messages then fits within a few tries; with the excess
+/// alone it took more than three and the data stalled).
+fn shrink(budget: u64, size: usize, space: usize) -> u64 {
+    let over = (size.saturating_sub(space) + FRAGMENT_OVERHEAD) as u64;
+    budget.saturating_sub(over.max(budget / 16))
+}
+
 /// Acknowledgement frames that report a stream's changed receive state. Measured in B2: 2
 /// costs 21 % more bytes for no latency gain (a lost final acknowledgement is repaired by the
 /// probe timeout, and a stream's end by the acknowledgement of its packet number), so 1.
@@ -302,7 +315,7 @@ impl StreamSet {
         let whole_up_to = (mtu - PACKET_OVERHEAD) as u64;
         let mut budget = space.saturating_sub(PACKET_OVERHEAD) as u64;
         let mut fragments = Vec::new();
-        for _attempt in 0..3 {
+        for _attempt in 0..MAX_PACKET_ATTEMPTS {
             let Some(range) = state.send.next_range(budget, state.peer_limit, whole_up_to) else {
                 return self.signals_only(number, stream, space);
             };
@@ -337,7 +350,7 @@ impl StreamSet {
                 // More fragments (or metadata) than the estimate allowed: put the range back and
                 // try a smaller one.
                 state.send.on_lost(range);
-                budget = budget.saturating_sub((size - space + FRAGMENT_OVERHEAD) as u64);
+                budget = shrink(budget, size, space);
                 continue;
             }
             let retransmitted = sent_before.min(range.end).saturating_sub(range.start);
@@ -461,7 +474,7 @@ impl StreamSet {
         let start = range.start.max(state.send.acked_offset());
         let mut budget = space.saturating_sub(PACKET_OVERHEAD) as u64;
         let mut fragments = Vec::new();
-        for _attempt in 0..3 {
+        for _attempt in 0..MAX_PACKET_ATTEMPTS {
             let end = range.end.min(start.saturating_add(budget));
             if end <= start {
                 return None;
@@ -476,7 +489,7 @@ impl StreamSet {
             if size <= space {
                 return Some(message);
             }
-            budget = budget.saturating_sub((size - space + FRAGMENT_OVERHEAD) as u64);
+            budget = shrink(budget, size, space);
         }
         None
     }
