@@ -1,0 +1,736 @@
+//! B4 — real sockets on loopback, each against a baseline measured in the same run.
+//!
+//! Two endpoints in one process, on a multi-thread tokio runtime (one worker per core), talking
+//! over 127.0.0.1:
+//!
+//! - **TCP, 64 B and 64 KiB messages**: atbus-tokio (one stream, the sender awaiting
+//!   `Bus::send` for each message, so that backpressure keeps the pipe full) against a raw tokio
+//!   TCP pipe carrying the same payloads with a 4-byte length prefix: the sender writes through
+//!   a 256 KiB `BufWriter` (atbus's writer task gathers up to 256 KiB per write), both ends set
+//!   `TCP_NODELAY` as atbus does, the receiver reads into a `BytesMut` and splits off one
+//!   `Bytes` per message (as a length-delimited decoder hands messages to an application).
+//! - **UDP bulk, 64 KiB messages**: atbus-tokio over its reliable UDP against the `quinn` crate:
+//!   real quinn endpoints on loopback (rustls on *ring*, a self-signed rcgen certificate), one
+//!   unidirectional stream carrying the same messages length-prefixed, stream windows equal to
+//!   atbus's defaults (16 MiB) as in B3, everything else quinn's defaults (CUBIC, GSO where the
+//!   kernel has it).
+//! - **atbus-async-std**: a marked slot, "not yet measured" while that adapter is a placeholder.
+//!
+//! A diagnostic row (not part of the targets) shows where atbus's time goes: the same 64 B TCP
+//! transfer with 64 sends in flight at once from the one sending task, so that the per-send round
+//! trip through the run loop no longer bounds it.
+//!
+//! Each measurement: a fresh pair of endpoints, a warm-up, then the receiver's count over a fixed
+//! window; repetitions alternate between atbus and its baseline, and the median is reported.
+//! Rates are of payload received (MB = 10^6 bytes), wall-clock, on whatever machine this runs:
+//! compare the ratios, which come from the same run.
+//!
+//! Run: `cargo run --release -p atbus-bench --bin b4_sockets [reps] [window-ms]` (defaults
+//! 5 repetitions of 1,000 ms after a 300 ms warm-up; about a minute in all). For a closer look:
+//! `B4_CASE=<part of a case title>` and `B4_ONLY=<part of a contender name>` select (the
+//! baseline row stays, empty), `B4_DEBUG=1` prints messages sent and received per run.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use atbus_driver::Runtime;
+use atbus_tokio::{Bus, BusConfig, TokioRuntime};
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+
+/// Warm-up before each window (connection set up, windows opened, caches warm).
+const WARM_UP: Duration = Duration::from_millis(300);
+/// How long a contender may take to stop before the run is reported stuck.
+const STOP_LIMIT: Duration = Duration::from_secs(10);
+/// The raw pipe's write buffer: what atbus's writer task gathers into one write at most.
+const RAW_WRITE_BUFFER: usize = 256 * 1024;
+/// The raw pipe's read size: atbus's reader reads 64 KiB at a time.
+const RAW_READ: usize = 64 * 1024;
+/// Stream windows of the quinn baseline: atbus's defaults (as in B3).
+const QUINN_WINDOW: u64 = 16 * 1024 * 1024;
+
+/// What the receiving side counted, and the flag that stops the sender.
+#[derive(Default)]
+struct Counters {
+    /// Messages the sender handed over (accepted by `send`).
+    sent: AtomicU64,
+    msgs: AtomicU64,
+    bytes: AtomicU64,
+    stop: AtomicBool,
+    /// Errors seen by the workload's tasks (a run with errors is reported).
+    errors: std::sync::Mutex<Vec<String>>,
+}
+
+impl Counters {
+    fn count(&self, msgs: u64, bytes: u64) {
+        self.msgs.fetch_add(msgs, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> (u64, u64, Instant) {
+        (
+            self.msgs.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+            Instant::now(),
+        )
+    }
+
+    fn error(&self, error: String) {
+        if let Ok(mut errors) = self.errors.lock() {
+            errors.push(error);
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// A workload running in the background: its counters and how to stop it.
+struct Running {
+    counters: Arc<Counters>,
+    /// Stops the sender, tears the endpoints down; `Err` when something did not stop in time.
+    stop: Pin<Box<dyn Future<Output = Result<(), String>> + Send>>,
+}
+
+/// One measured window.
+#[derive(Debug, Clone, Copy)]
+struct Rate {
+    msgs_per_s: f64,
+    mb_per_s: f64,
+}
+
+/// Who is measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Contender {
+    /// atbus-tokio over TCP; `in_flight` sends outstanding at once from the sending task.
+    AtbusTcp { in_flight: usize },
+    /// The raw length-prefixed tokio TCP pipe.
+    RawTcp,
+    /// atbus-tokio over its reliable UDP.
+    AtbusUdp,
+    /// The `quinn` crate, one unidirectional stream.
+    Quinn,
+}
+
+impl Contender {
+    fn name(self) -> String {
+        match self {
+            Contender::AtbusTcp { in_flight: 1 } => "atbus-tokio TCP".into(),
+            Contender::AtbusTcp { in_flight } => {
+                format!("atbus-tokio TCP, {in_flight} sends in flight (diagnostic)")
+            }
+            Contender::RawTcp => "raw tokio TCP pipe (baseline)".into(),
+            Contender::AtbusUdp => "atbus-tokio UDP".into(),
+            Contender::Quinn => "quinn (baseline)".into(),
+        }
+    }
+
+    fn start(self, runtime: &tokio::runtime::Runtime, size: usize) -> Result<Running, String> {
+        let payload = Bytes::from(vec![0xa5u8; size]);
+        match self {
+            Contender::AtbusTcp { in_flight } => runtime.block_on(start_atbus(
+                Arc::new(TokioRuntime::new(runtime.handle().clone())),
+                "tcp",
+                payload,
+                in_flight,
+            )),
+            Contender::AtbusUdp => runtime.block_on(start_atbus(
+                Arc::new(TokioRuntime::new(runtime.handle().clone())),
+                "udp",
+                payload,
+                1,
+            )),
+            Contender::RawTcp => runtime.block_on(start_raw_tcp(payload)),
+            Contender::Quinn => runtime.block_on(start_quinn(payload)),
+        }
+    }
+}
+
+/// Node names unique to each run (a restarted name would be a new instance of the same node).
+fn next_run() -> u64 {
+    static RUN: AtomicU64 = AtomicU64::new(0);
+    RUN.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A receiving bus listening on `scheme` and a sending bus that knows its record; the sender
+/// sends `payload` on stream 1 until stopped, the receiver counts.
+async fn start_atbus(
+    runtime: Arc<dyn Runtime>,
+    scheme: &str,
+    payload: Bytes,
+    in_flight: usize,
+) -> Result<Running, String> {
+    let run = next_run();
+    let mut config = BusConfig::new(format!("b4-receiver-{run}"));
+    config.node.seed = 2 * run + 1;
+    config.listen = vec![format!("{scheme}://127.0.0.1:0")];
+    let receiver = Bus::start(runtime.clone(), config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut config = BusConfig::new(format!("b4-sender-{run}"));
+    config.node.seed = 2 * run + 2;
+    config.records = vec![receiver.record()];
+    let sender = Bus::start(runtime.clone(), config)
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let counters = Arc::new(Counters::default());
+    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<()>();
+    let (received_tx, received_rx) = tokio::sync::oneshot::channel::<()>();
+    {
+        let counters = counters.clone();
+        let receiver = receiver.clone();
+        runtime.spawn(Box::pin(async move {
+            while let Some(message) = receiver.recv().await {
+                counters.count(1, message.data.len() as u64);
+            }
+            let _ = received_tx.send(());
+        }));
+    }
+    {
+        let counters = counters.clone();
+        let sender = sender.clone();
+        let to = receiver.name().to_owned();
+        runtime.spawn(Box::pin(async move {
+            while !counters.stopping() {
+                let result = if in_flight == 1 {
+                    sender.send(&to, 1, payload.clone()).await
+                } else {
+                    send_many(&sender, &to, &payload, in_flight).await
+                };
+                if let Err(error) = result {
+                    counters.error(format!("send: {error}"));
+                    break;
+                }
+                counters.sent.fetch_add(in_flight as u64, Ordering::Relaxed);
+            }
+            let _ = sent_tx.send(());
+        }));
+    }
+    let stop = {
+        let counters = counters.clone();
+        Box::pin(async move {
+            counters.stop.store(true, Ordering::Relaxed);
+            tokio::time::timeout(STOP_LIMIT, sent_rx)
+                .await
+                .map_err(|_| "the atbus sender did not stop (a send never returned)".to_owned())?
+                .map_err(|_| "the atbus sender task died".to_owned())?;
+            sender.shutdown(Duration::ZERO).await;
+            receiver.shutdown(Duration::ZERO).await;
+            tokio::time::timeout(STOP_LIMIT, received_rx)
+                .await
+                .map_err(|_| "the atbus receiver did not end after shutdown".to_owned())?
+                .map_err(|_| "the atbus receiver task died".to_owned())?;
+            Ok(())
+        }) as Pin<Box<dyn Future<Output = Result<(), String>> + Send>>
+    };
+    Ok(Running { counters, stop })
+}
+
+/// `count` sends of `payload` polled together from one task (they enter the bus's queue in
+/// order), done when all are.
+async fn send_many(
+    bus: &Bus,
+    to: &str,
+    payload: &Bytes,
+    count: usize,
+) -> Result<(), atbus_tokio::SendError> {
+    type SendFuture<'a> =
+        Pin<Box<dyn Future<Output = Result<(), atbus_tokio::SendError>> + Send + 'a>>;
+    let mut sends: Vec<SendFuture<'_>> = (0..count)
+        .map(|_| Box::pin(bus.send(to, 1, payload.clone())) as SendFuture<'_>)
+        .collect();
+    let mut failed = None;
+    std::future::poll_fn(|cx| {
+        sends.retain_mut(|send| match send.as_mut().poll(cx) {
+            Poll::Pending => true,
+            Poll::Ready(result) => {
+                if let Err(error) = result {
+                    failed.get_or_insert(error);
+                }
+                false
+            }
+        });
+        if sends.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    failed.map_or(Ok(()), Err)
+}
+
+/// A raw TCP pipe on loopback: length-prefixed `payload`s through a buffered writer, a
+/// length-delimited reader that hands out one `Bytes` per message.
+async fn start_raw_tcp(payload: Bytes) -> Result<Running, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let at = listener.local_addr().map_err(|e| e.to_string())?;
+    let (client, accepted) = tokio::join!(tokio::net::TcpStream::connect(at), listener.accept());
+    let client = client.map_err(|e| e.to_string())?;
+    let (server, _) = accepted.map_err(|e| e.to_string())?;
+    client.set_nodelay(true).map_err(|e| e.to_string())?;
+    server.set_nodelay(true).map_err(|e| e.to_string())?;
+
+    let counters = Arc::new(Counters::default());
+    let receiving = {
+        let counters = counters.clone();
+        let mut server = server;
+        tokio::spawn(async move {
+            let mut buf = BytesMut::with_capacity(2 * RAW_READ);
+            loop {
+                if buf.capacity() - buf.len() < RAW_READ {
+                    buf.reserve(RAW_READ);
+                }
+                match server.read_buf(&mut buf).await {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(error) => {
+                        counters.error(format!("raw read: {error}"));
+                        return;
+                    }
+                }
+                let (mut msgs, mut bytes) = (0, 0);
+                while buf.len() >= 4 {
+                    let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+                    if buf.len() < 4 + len {
+                        buf.reserve(4 + len - buf.len());
+                        break;
+                    }
+                    buf.advance(4);
+                    let message = buf.split_to(len).freeze();
+                    msgs += 1;
+                    bytes += message.len() as u64;
+                }
+                counters.count(msgs, bytes);
+            }
+        })
+    };
+    let sending = {
+        let counters = counters.clone();
+        tokio::spawn(async move {
+            let mut writer = BufWriter::with_capacity(RAW_WRITE_BUFFER, client);
+            let prefix = (payload.len() as u32).to_le_bytes();
+            let written = async {
+                while !counters.stopping() {
+                    writer.write_all(&prefix).await?;
+                    writer.write_all(&payload).await?;
+                }
+                writer.flush().await?;
+                writer.shutdown().await
+            }
+            .await;
+            if let Err(error) = written {
+                counters.error(format!("raw write: {error}"));
+            }
+        })
+    };
+    let stop = {
+        let counters = counters.clone();
+        Box::pin(async move {
+            counters.stop.store(true, Ordering::Relaxed);
+            tokio::time::timeout(STOP_LIMIT, sending)
+                .await
+                .map_err(|_| "the raw sender did not stop".to_owned())?
+                .map_err(|e| e.to_string())?;
+            tokio::time::timeout(STOP_LIMIT, receiving)
+                .await
+                .map_err(|_| "the raw receiver did not end".to_owned())?
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        }) as Pin<Box<dyn Future<Output = Result<(), String>> + Send>>
+    };
+    Ok(Running { counters, stop })
+}
+
+/// The quinn side's TLS: a self-signed Ed25519 certificate for "atbus-b4", trusted by the client.
+fn quinn_configs() -> Result<(quinn::ServerConfig, quinn::ClientConfig), String> {
+    use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+    use quinn::rustls::{
+        self, RootCertStore,
+        pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer},
+    };
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(|e| e.to_string())?;
+    let cert = rcgen::CertificateParams::new(vec!["atbus-b4".to_owned()])
+        .and_then(|params| params.self_signed(&key))
+        .map_err(|e| e.to_string())?;
+    let cert: CertificateDer<'static> = cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .map_err(|e| e.to_string())?;
+    server.max_early_data_size = u32::MAX;
+    let mut roots = RootCertStore::empty();
+    roots.add(cert).map_err(|e| e.to_string())?;
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .stream_receive_window(quinn::VarInt::from_u64(QUINN_WINDOW).map_err(|e| e.to_string())?)
+        .send_window(QUINN_WINDOW);
+    let transport = Arc::new(transport);
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(
+        QuicServerConfig::try_from(server).map_err(|e| e.to_string())?,
+    ));
+    server.transport_config(transport.clone());
+    let mut client = quinn::ClientConfig::new(Arc::new(
+        QuicClientConfig::try_from(client).map_err(|e| e.to_string())?,
+    ));
+    client.transport_config(transport);
+    Ok((server, client))
+}
+
+/// Counts whole length-prefixed messages in a byte stream that arrives in chunks.
+#[derive(Default)]
+struct Deframer {
+    header: [u8; 4],
+    header_len: usize,
+    /// The length of the message being read, and how much of it is still to come.
+    body: usize,
+    body_left: usize,
+}
+
+impl Deframer {
+    /// Messages completed in `data`, and their payload bytes.
+    fn push(&mut self, mut data: &[u8]) -> (u64, u64) {
+        let (mut msgs, mut bytes) = (0, 0);
+        while !data.is_empty() {
+            if self.body_left > 0 {
+                let take = self.body_left.min(data.len());
+                self.body_left -= take;
+                data = &data[take..];
+                if self.body_left == 0 {
+                    msgs += 1;
+                    bytes += self.body as u64;
+                }
+                continue;
+            }
+            let take = (4 - self.header_len).min(data.len());
+            self.header[self.header_len..self.header_len + take].copy_from_slice(&data[..take]);
+            self.header_len += take;
+            data = &data[take..];
+            if self.header_len == 4 {
+                self.header_len = 0;
+                self.body = u32::from_le_bytes(self.header) as usize;
+                self.body_left = self.body;
+                if self.body == 0 {
+                    msgs += 1;
+                }
+            }
+        }
+        (msgs, bytes)
+    }
+}
+
+/// Two quinn endpoints on loopback: the client opens one unidirectional stream and writes
+/// length-prefixed `payload`s until stopped; the server reads chunks and counts messages.
+async fn start_quinn(payload: Bytes) -> Result<Running, String> {
+    let (server_config, client_config) = quinn_configs()?;
+    let any: SocketAddr = "127.0.0.1:0".parse().map_err(|_| "address")?;
+    let server = quinn::Endpoint::server(server_config, any).map_err(|e| e.to_string())?;
+    let at = server.local_addr().map_err(|e| e.to_string())?;
+    let mut client = quinn::Endpoint::client(any).map_err(|e| e.to_string())?;
+    client.set_default_client_config(client_config);
+    let connecting = client.connect(at, "atbus-b4").map_err(|e| e.to_string())?;
+    // The server's handshake goes on only once its `Incoming` is awaited.
+    let accepting = async {
+        let incoming = server
+            .accept()
+            .await
+            .ok_or("the quinn server endpoint closed")?;
+        incoming.await.map_err(|e| format!("quinn accept: {e}"))
+    };
+    let (connection, accepted) = tokio::join!(connecting, accepting);
+    let connection = connection.map_err(|e| format!("quinn connect: {e}"))?;
+    let accepted = accepted?;
+
+    let counters = Arc::new(Counters::default());
+    let receiving = {
+        let counters = counters.clone();
+        tokio::spawn(async move {
+            let mut stream = match accepted.accept_uni().await {
+                Ok(stream) => stream,
+                Err(error) => {
+                    counters.error(format!("quinn accept_uni: {error}"));
+                    return;
+                }
+            };
+            let mut deframer = Deframer::default();
+            loop {
+                match stream.read_chunk(usize::MAX, true).await {
+                    Ok(Some(chunk)) => {
+                        let (msgs, bytes) = deframer.push(&chunk.bytes);
+                        counters.count(msgs, bytes);
+                    }
+                    Ok(None) => return,
+                    Err(error) => {
+                        if !counters.stopping() {
+                            counters.error(format!("quinn read: {error}"));
+                        }
+                        return;
+                    }
+                }
+            }
+        })
+    };
+    let sending = {
+        let counters = counters.clone();
+        let connection = connection.clone();
+        tokio::spawn(async move {
+            let written = async {
+                let mut stream = connection.open_uni().await?;
+                let prefix = Bytes::copy_from_slice(&(payload.len() as u32).to_le_bytes());
+                while !counters.stopping() {
+                    stream
+                        .write_all_chunks(&mut [prefix.clone(), payload.clone()])
+                        .await?;
+                }
+                stream.finish()?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            }
+            .await;
+            if let Err(error) = written {
+                counters.error(format!("quinn write: {error}"));
+            }
+        })
+    };
+    let stop = {
+        let counters = counters.clone();
+        Box::pin(async move {
+            counters.stop.store(true, Ordering::Relaxed);
+            tokio::time::timeout(STOP_LIMIT, sending)
+                .await
+                .map_err(|_| "the quinn sender did not stop".to_owned())?
+                .map_err(|e| e.to_string())?;
+            tokio::time::timeout(STOP_LIMIT, receiving)
+                .await
+                .map_err(|_| "the quinn receiver did not end".to_owned())?
+                .map_err(|e| e.to_string())?;
+            connection.close(0u32.into(), b"done");
+            client.wait_idle().await;
+            server.close(0u32.into(), b"done");
+            Ok(())
+        }) as Pin<Box<dyn Future<Output = Result<(), String>> + Send>>
+    };
+    Ok(Running { counters, stop })
+}
+
+/// Runs one contender once: set up, warm up, count over `window`, stop.
+fn measure(
+    runtime: &tokio::runtime::Runtime,
+    contender: Contender,
+    size: usize,
+    window: Duration,
+) -> Result<Rate, String> {
+    let running = contender.start(runtime, size)?;
+    std::thread::sleep(WARM_UP);
+    let (m0, b0, t0) = running.counters.snapshot();
+    std::thread::sleep(window);
+    let (m1, b1, t1) = running.counters.snapshot();
+    if std::env::var_os("B4_DEBUG").is_some() {
+        eprintln!(
+            "{}: sent {}, received {m1} ({} in the window)",
+            contender.name(),
+            running.counters.sent.load(Ordering::Relaxed),
+            m1 - m0
+        );
+    }
+    let stopped = runtime.block_on(running.stop);
+    let errors = running
+        .counters
+        .errors
+        .lock()
+        .map(|e| e.clone())
+        .unwrap_or_default();
+    if !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    stopped?;
+    let secs = (t1 - t0).as_secs_f64();
+    Ok(Rate {
+        msgs_per_s: (m1 - m0) as f64 / secs,
+        mb_per_s: (b1 - b0) as f64 / secs / 1e6,
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// One comparison: contenders measured in alternation, the first the baseline.
+struct Case {
+    title: &'static str,
+    size: usize,
+    baseline: Contender,
+    measured: Vec<Contender>,
+    /// The target: atbus ÷ baseline at least this (for the first measured contender).
+    target: f64,
+}
+
+/// A contender's medians over the repetitions.
+struct Measured {
+    contender: Contender,
+    msgs: Vec<f64>,
+    mb: Vec<f64>,
+    failures: Vec<String>,
+}
+
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let reps: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
+    let window = Duration::from_millis(args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+
+    let cases = [
+        Case {
+            title: "TCP, 64 B messages",
+            size: 64,
+            baseline: Contender::RawTcp,
+            measured: vec![
+                Contender::AtbusTcp { in_flight: 1 },
+                Contender::AtbusTcp { in_flight: 64 },
+            ],
+            target: 0.8,
+        },
+        Case {
+            title: "TCP, 64 KiB messages",
+            size: 64 * 1024,
+            baseline: Contender::RawTcp,
+            measured: vec![Contender::AtbusTcp { in_flight: 1 }],
+            target: 0.9,
+        },
+        Case {
+            title: "UDP bulk, 64 KiB messages",
+            size: 64 * 1024,
+            baseline: Contender::Quinn,
+            measured: vec![Contender::AtbusUdp],
+            target: 1.0,
+        },
+    ];
+
+    println!(
+        "B4 — real sockets on loopback: {reps} repetitions of {} ms after {} ms of warm-up, \
+         medians; tokio multi-thread runtime, {cores} worker threads on {cores} cores",
+        window.as_millis(),
+        WARM_UP.as_millis()
+    );
+    let started = Instant::now();
+    let mut summary = Vec::new();
+    println!();
+    println!("| case | contender | msgs/s | MB/s | range of MB/s | ÷ baseline |");
+    println!("|---|---|---|---|---|---|");
+    let only_case = std::env::var("B4_CASE").unwrap_or_default();
+    for case in cases.iter().filter(|c| c.title.contains(&only_case)) {
+        let contenders: Vec<Contender> = std::iter::once(case.baseline)
+            .chain(case.measured.iter().copied())
+            .collect();
+        let mut results: Vec<Measured> = contenders
+            .iter()
+            .map(|&contender| Measured {
+                contender,
+                msgs: Vec::new(),
+                mb: Vec::new(),
+                failures: Vec::new(),
+            })
+            .collect();
+        let only = std::env::var("B4_ONLY").unwrap_or_default();
+        results.retain(|r| r.contender == case.baseline || r.contender.name().contains(&only));
+        for _ in 0..reps {
+            for result in &mut results {
+                if !result.contender.name().contains(&only) {
+                    continue;
+                }
+                match measure(&runtime, result.contender, case.size, window) {
+                    Ok(rate) => {
+                        result.msgs.push(rate.msgs_per_s);
+                        result.mb.push(rate.mb_per_s);
+                    }
+                    Err(error) => result.failures.push(error),
+                }
+            }
+        }
+        let base = median(results[0].mb.clone());
+        for (i, result) in results.iter().enumerate() {
+            let mb = median(result.mb.clone());
+            let lo = result.mb.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = result.mb.iter().copied().fold(0.0, f64::max);
+            let ratio = if i == 0 {
+                "1.000".to_owned()
+            } else {
+                format!("{:.3}", mb / base)
+            };
+            println!(
+                "| {} | {} | {} | {:.1} | {:.1}–{:.1} | {} |",
+                case.title,
+                result.contender.name(),
+                thousands(median(result.msgs.clone())),
+                mb,
+                lo,
+                hi,
+                ratio
+            );
+            for failure in &result.failures {
+                println!("|   | failed run: {failure} | | | | |");
+            }
+            if i == 1 {
+                summary.push((case.title, mb / base, case.target));
+            }
+        }
+    }
+    println!(
+        "| atbus-async-std (TCP and UDP, same cases) | **not yet measured**: the adapter is a \
+         placeholder (no runtime in atbus-async-std yet) | | | | target within 10 % of \
+         atbus-tokio |"
+    );
+    println!();
+    println!("| case | atbus ÷ baseline | target | |");
+    println!("|---|---|---|---|");
+    for (title, ratio, target) in summary {
+        let verdict = if ratio >= target { "met" } else { "missed" };
+        println!("| {title} | {ratio:.3} | ≥ {target:.1} | {verdict} |");
+    }
+    println!("| atbus-async-std vs atbus-tokio | — | within 10 % | not yet measured |");
+    println!();
+    println!("total wall time {:.1} s", started.elapsed().as_secs_f64());
+    runtime.shutdown_timeout(Duration::from_secs(1));
+}
