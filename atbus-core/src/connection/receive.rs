@@ -78,6 +78,8 @@ impl Path {
             return;
         }
         self.last_received = now;
+        // A datagram is one buffer for all its frames; on a byte stream each frame is one.
+        let datagram = datagram_len.map(|len| streams.new_source(len));
         for frame in frames.drain(..) {
             self.metrics.record_packet_received(frame.wire_len);
             let number = frame.message.packet_number;
@@ -94,8 +96,9 @@ impl Path {
                     if !packet.content.is_empty() {
                         self.metrics.record_fragment_received();
                     }
-                    let source_len = datagram_len.unwrap_or(frame.wire_len as u64);
-                    if !self.on_stream_packet(streams, packet, source_len) {
+                    let source =
+                        datagram.unwrap_or_else(|| streams.new_source(frame.wire_len as u64));
+                    if !self.on_stream_packet(streams, packet, source) {
                         if self.closed.is_some() {
                             return;
                         }
@@ -165,9 +168,9 @@ impl Path {
         &mut self,
         streams: &mut StreamSet,
         packet: Packet,
-        source_len: u64,
+        source: crate::stream::Source,
     ) -> bool {
-        match streams.on_packet(packet, source_len) {
+        match streams.on_packet(packet, source) {
             PacketOutcome::Taken => true,
             PacketOutcome::Refused => {
                 if self.is_byte_stream() {

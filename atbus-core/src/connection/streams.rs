@@ -35,7 +35,9 @@ use crate::proto::{
     CloseReason, FrameMessage, Packet, PacketContent, PacketFlag, StreamAcknowledge,
     frame_message::Body,
 };
-use crate::stream::{Abandoned, AssembleError, Assembler, Fragment, MessageMeta, SendBuffer};
+use crate::stream::{
+    Abandoned, AssembleError, Assembler, Fragment, MessageMeta, SendBuffer, Source,
+};
 
 /// Room kept for the frame header, the packet fields and one fragment's fields.
 pub(super) const PACKET_OVERHEAD: usize = 48;
@@ -136,9 +138,20 @@ pub struct StreamSet {
     /// latency-mode streams that packets carried since the session last took them, for it to
     /// copy onto a second path. Off (`None`) everywhere else: one branch per packet.
     copy_log: Option<Vec<(i64, Range<u64>)>>,
+    /// Received buffers so far: names the next one (see [`Source`]).
+    sources: u64,
 }
 
 impl StreamSet {
+    /// Names a received buffer of `len` bytes whose slices the packets in it carry.
+    pub(super) fn new_source(&mut self, len: u64) -> Source {
+        self.sources = self.sources.wrapping_add(1);
+        Source {
+            id: self.sources,
+            len,
+        }
+    }
+
     /// Streams with the limits and defaults of `config`.
     pub fn new(config: ConnectionConfig) -> Self {
         Self {
@@ -148,6 +161,7 @@ impl StreamSet {
             receive: ReceiveBudget::default(),
             events: VecDeque::new(),
             copy_log: None,
+            sources: 0,
         }
     }
 
@@ -625,7 +639,7 @@ impl StreamSet {
 
     /// Takes in a packet of stream data whose fragments are slices of a received buffer of
     /// `source_len` bytes.
-    pub(super) fn on_packet(&mut self, packet: Packet, source_len: u64) -> PacketOutcome {
+    pub(super) fn on_packet(&mut self, packet: Packet, source: Source) -> PacketOutcome {
         if !self.admits(&packet) {
             return PacketOutcome::Refused;
         }
@@ -655,7 +669,7 @@ impl StreamSet {
             let len = fragment.data.len() as u64;
             match stream
                 .recv
-                .insert_from(Fragment::from_proto(offset, fragment), source_len)
+                .insert_from(Fragment::from_proto(offset, fragment), source)
             {
                 Ok(()) => {}
                 // Beyond the grant: the rest is not taken.
@@ -685,6 +699,7 @@ impl StreamSet {
                 Err(_) => failure = Some(CloseReason::ProtocolViolation),
             }
         }
+        stream.recv.settle();
         stream.ack_repeats = STREAM_ACK_REPEATS;
         let after = stream.recv.memory();
         self.receive.account(before, after);

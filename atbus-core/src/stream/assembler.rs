@@ -23,8 +23,10 @@
 //! # Memory
 //!
 //! Pieces are slices of received buffers: zero-copy, but a small piece keeps its whole buffer
-//! alive. Each piece is therefore charged the size of the buffer it came from (the caller says
-//! how large that is), and when the charges exceed twice the bytes held plus
+//! alive. Each buffer ([`Source`]) is therefore charged its size while pieces of it are held —
+//! once, however many (a 64 KiB byte-stream frame of a thousand small messages is charged
+//! 64 KiB, not a thousand times that: compaction on every insert made that case quadratic) —
+//! and when the charges exceed twice the bytes held plus
 //! [`COMPACT_SLACK`], the held pieces are copied into tight buffers, merging neighbours within
 //! a message (as quinn-proto's assembler defragments). Pieces, boundaries and metadata also pay
 //! a fixed [`ENTRY_COST`] each. [`memory`](Assembler::memory) is the sum — an upper bound of
@@ -34,7 +36,8 @@
 //!
 //! Pieces and boundaries lie in `[read, granted)`; buffered bytes never exceed `granted − read`
 //! (so memory is bounded by what the receiver granted, not by the peer); pinned bytes never
-//! exceed `2 × buffered + COMPACT_SLACK` after an insert; no boundary lies strictly inside a
+//! exceed `2 × buffered + COMPACT_SLACK` after an owned insert or a `settle` (while one
+//! received buffer's fragments go in, by at most that buffer); no boundary lies strictly inside a
 //! piece (a fragment never spans messages — input that would break this is refused as
 //! inconsistent); exactly-once: a byte is stored at most once and delivered at most once.
 
@@ -52,12 +55,22 @@ pub const ENTRY_COST: u64 = 64;
 /// Pinned bytes tolerated beyond twice the bytes held before the pieces are compacted.
 pub const COMPACT_SLACK: u64 = 16 * 1024;
 
-/// A held byte range: a slice of a received buffer and what it is charged for keeping that
-/// buffer alive.
+/// A received buffer (a datagram, or a frame of a byte stream) that fragments are slices of.
+/// Pieces kept from it keep it alive, and it is charged once, however many pieces keep it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    /// Names the buffer: different buffers, different ids (the owner counts them).
+    pub id: u64,
+    /// Its size.
+    pub len: u64,
+}
+
+/// A held byte range: a slice of a received buffer ([`Source`]), or bytes of its own.
 #[derive(Debug)]
 struct Piece {
     data: Bytes,
-    charge: u64,
+    /// The buffer it keeps alive; `None` when it owns exactly its bytes.
+    source: Option<u64>,
 }
 
 impl Piece {
@@ -116,8 +129,10 @@ pub struct Assembler {
     metas: BTreeMap<u64, MessageMeta>,
     contiguous: u64,
     buffered: u64,
-    /// Sum of the pieces' charges.
+    /// Bytes the held pieces keep alive: each source buffer once, and owned pieces' own bytes.
     pinned: u64,
+    /// Source buffers held pieces slice: id → (length, pieces keeping it).
+    sources: BTreeMap<u64, (u64, u32)>,
     /// Charges of the held metadata (their labels).
     meta_bytes: u64,
     /// Pieces left after the last compaction: another is due only when they double.
@@ -151,6 +166,7 @@ impl Assembler {
             contiguous: 0,
             buffered: 0,
             pinned: 0,
+            sources: BTreeMap::new(),
             meta_bytes: 0,
             compacted_pieces: 0,
             max_received: 0,
@@ -187,7 +203,7 @@ impl Assembler {
         let kept = self.pieces.split_off(&offset);
         for piece in std::mem::replace(&mut self.pieces, kept).into_values() {
             self.buffered -= piece.data.len() as u64;
-            self.pinned -= piece.charge;
+            self.release(&piece);
         }
         self.boundaries = self.boundaries.split_off(&(offset + 1));
         let kept = self.metas.split_off(&offset);
@@ -295,16 +311,19 @@ impl Assembler {
 
     /// Takes in one fragment whose data owns its buffer (charged for its own length).
     pub fn insert(&mut self, fragment: Fragment) -> Result<(), AssembleError> {
-        let len = fragment.data.len() as u64;
-        self.insert_from(fragment, len)
+        self.insert_sliced(fragment, None)
     }
 
-    /// Takes in one fragment whose data is a slice of a received buffer of `source_len` bytes
-    /// (a datagram, or a frame of a byte stream): pieces kept from it are charged that much.
-    pub fn insert_from(
+    /// Takes in one fragment whose data is a slice of the received buffer `source`: the
+    /// buffer is charged while pieces kept from it live, once for all of them.
+    pub fn insert_from(&mut self, fragment: Fragment, source: Source) -> Result<(), AssembleError> {
+        self.insert_sliced(fragment, Some(source))
+    }
+
+    fn insert_sliced(
         &mut self,
         fragment: Fragment,
-        source_len: u64,
+        source: Option<Source>,
     ) -> Result<(), AssembleError> {
         let start = fragment.offset;
         let end =
@@ -362,18 +381,18 @@ impl Assembler {
             self.meta_bytes += meta_charge(&meta);
             self.metas.insert(start, meta);
         }
-        self.store(start.max(self.read), end, &fragment.data, start, source_len);
+        self.store(start.max(self.read), end, &fragment.data, start, source);
         self.max_received = self.max_received.max(end);
         let before = self.contiguous;
         while let Some(piece) = self.pieces.get(&self.contiguous) {
             self.contiguous += piece.data.len() as u64;
         }
         // After `contiguous` moved: it never lies at a junction of pieces, so merging them
-        // cannot hide where it is.
-        if self.pinned > 2 * self.buffered + COMPACT_SLACK
-            || self.pieces.len() > 2 * self.compacted_pieces + 64
-        {
-            self.compact();
+        // cannot hide where it is. Slices of a buffer settle once all of it is in (the
+        // caller's `settle`): compacting while the buffer is still arriving would copy its
+        // first pieces out only for the next to pin it again, once per fragment.
+        if source.is_none() {
+            self.settle();
         }
         self.check_completed_messages(before, self.contiguous)?;
         // A boundary that arrived after its bytes completes a message too.
@@ -423,8 +442,8 @@ impl Assembler {
     }
 
     /// Stores the parts of `[from, to)` not yet held; `data` starts at `data_start` and is a
-    /// slice of a buffer of `source_len` bytes.
-    fn store(&mut self, from: u64, to: u64, data: &Bytes, data_start: u64, source_len: u64) {
+    /// slice of `source` (or owns its bytes).
+    fn store(&mut self, from: u64, to: u64, data: &Bytes, data_start: u64, source: Option<Source>) {
         // The common case, nothing held overlaps: one piece, no list of gaps.
         let overlaps_before = self
             .pieces
@@ -432,7 +451,7 @@ impl Assembler {
             .next_back()
             .is_some_and(|(s, piece)| piece.end(*s) > from);
         if !overlaps_before && self.pieces.range(from..to).next().is_none() {
-            self.insert_piece(from, to, data, data_start, source_len);
+            self.insert_piece(from, to, data, data_start, source);
             return;
         }
         let mut gaps = Vec::new();
@@ -454,28 +473,74 @@ impl Assembler {
             gaps.push(cursor..to);
         }
         for gap in gaps {
-            self.insert_piece(gap.start, gap.end, data, data_start, source_len);
+            self.insert_piece(gap.start, gap.end, data, data_start, source);
         }
     }
 
     /// Holds `[from, to)` of `data` (which starts at `data_start`) as a piece.
-    fn insert_piece(&mut self, from: u64, to: u64, data: &Bytes, data_start: u64, source_len: u64) {
+    fn insert_piece(
+        &mut self,
+        from: u64,
+        to: u64,
+        data: &Bytes,
+        data_start: u64,
+        source: Option<Source>,
+    ) {
         let slice = if from == data_start && (to - from) as usize == data.len() {
             data.clone()
         } else {
             data.slice((from - data_start) as usize..(to - data_start) as usize)
         };
-        // Each piece pins the whole source buffer (counted once per piece: an upper bound).
-        let charge = source_len.max(slice.len() as u64);
         self.buffered += slice.len() as u64;
-        self.pinned += charge;
+        match source {
+            Some(source) => {
+                let (_, pieces) = self.sources.entry(source.id).or_insert_with(|| {
+                    let len = source.len.max(slice.len() as u64);
+                    self.pinned += len;
+                    (len, 0)
+                });
+                *pieces += 1;
+            }
+            None => self.pinned += slice.len() as u64,
+        }
         self.pieces.insert(
             from,
             Piece {
                 data: slice,
-                charge,
+                source: source.map(|s| s.id),
             },
         );
+    }
+
+    /// A piece leaves: what it kept alive is no longer charged (its source, once the last
+    /// piece of it goes).
+    fn release(&mut self, piece: &Piece) {
+        match piece.source {
+            Some(id) => {
+                if let Some((len, pieces)) = self.sources.get_mut(&id) {
+                    *pieces -= 1;
+                    if *pieces == 0 {
+                        self.pinned -= *len;
+                        self.sources.remove(&id);
+                    }
+                }
+            }
+            None => self.pinned -= piece.data.len() as u64,
+        }
+    }
+
+    /// Compacts the held pieces when they pin more than twice the bytes held plus
+    /// [`COMPACT_SLACK`] (or have doubled in number since the last compaction). The owner calls
+    /// it after inserting every fragment of one received buffer ([`insert_from`]); afterwards
+    /// pinned bytes are within that bound.
+    ///
+    /// [`insert_from`]: Self::insert_from
+    pub fn settle(&mut self) {
+        if self.pinned > 2 * self.buffered + COMPACT_SLACK
+            || self.pieces.len() > 2 * self.compacted_pieces + 64
+        {
+            self.compact();
+        }
     }
 
     /// Copies held pieces into tight buffers, one per run of adjacent pieces within a message,
@@ -502,7 +567,7 @@ impl Assembler {
             return;
         };
         if let [(_, piece)] = run.as_slice()
-            && piece.charge == piece.data.len() as u64
+            && piece.source.is_none()
         {
             let (start, piece) = run.pop().expect("one piece");
             self.pieces.insert(start, piece);
@@ -510,16 +575,16 @@ impl Assembler {
         }
         let len: usize = run.iter().map(|(_, p)| p.data.len()).sum();
         let mut joined = BytesMut::with_capacity(len);
-        for (_, piece) in run.drain(..) {
+        for (_, piece) in std::mem::take(run) {
             joined.extend_from_slice(&piece.data);
-            self.pinned -= piece.charge;
+            self.release(&piece);
         }
         self.pinned += len as u64;
         self.pieces.insert(
             start,
             Piece {
                 data: joined.freeze(),
-                charge: len as u64,
+                source: None,
             },
         );
     }
@@ -537,7 +602,7 @@ impl Assembler {
             && entry.get().end(start) == end
         {
             let piece = entry.remove();
-            self.pinned -= piece.charge;
+            self.release(&piece);
             self.buffered -= piece.data.len() as u64;
             return Some(self.finish_pop(start, end, piece.data));
         }
@@ -547,7 +612,7 @@ impl Assembler {
                 break;
             }
             let piece = entry.remove();
-            self.pinned -= piece.charge;
+            self.release(&piece);
             parts.push(piece.data);
         }
         let data = match parts.len() {

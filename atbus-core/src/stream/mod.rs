@@ -35,7 +35,9 @@ use bytes::Bytes;
 
 use crate::proto::{FragmentFlag, PacketFragment, PacketOptions};
 
-pub use assembler::{AssembleError, AssembledMessage, Assembler, COMPACT_SLACK, ENTRY_COST};
+pub use assembler::{
+    AssembleError, AssembledMessage, Assembler, COMPACT_SLACK, ENTRY_COST, Source,
+};
 pub use range_set::RangeSet;
 pub use send_buffer::{Abandoned, AckError, SendBuffer, WriteError};
 

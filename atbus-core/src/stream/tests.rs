@@ -74,7 +74,8 @@ proptest! {
         let mut written = messages.iter();
         let mut pending_write = written.next();
         let mut peer_limit = receiver.grant(u64::MAX).0;
-        let mut in_flight: Vec<(u64, Vec<Fragment>)> = Vec::new();
+        let mut in_flight: Vec<(Source, Vec<Fragment>)> = Vec::new();
+        let mut sources = 0u64;
         let mut delivered = Vec::new();
         let mut fragments = Vec::new();
         let (mut packets_sent, mut acks_sent) = (0usize, 0usize);
@@ -101,7 +102,8 @@ proptest! {
                     prop_assert_eq!(f.ends_message, bounds.contains(&end), "fragment {:?}", (f.offset, end));
                 }
                 if !lost {
-                    let packet = (source_len, fragments.clone());
+                    sources += 1;
+                    let packet = (Source { id: sources, len: source_len }, fragments.clone());
                     if delayed { in_flight.insert(0, packet.clone()) } else { in_flight.push(packet.clone()) }
                     if duplicated { in_flight.push(packet) }
                 }
@@ -110,12 +112,13 @@ proptest! {
                 sender.on_all_lost();
             }
             // Deliver one packet per round (the newest unless it was delayed).
-            if let Some((source_len, packet)) = in_flight.pop() {
+            if let Some((source, packet)) = in_flight.pop() {
                 for fragment in packet {
                     // A sender that respects the window never trips this.
-                    receiver.insert_from(fragment, source_len).map_err(|e| TestCaseError::fail(format!("insert: {e}")))?;
-                    prop_assert!(receiver.pinned() <= 2 * receiver.buffered() + COMPACT_SLACK);
+                    receiver.insert_from(fragment, source).map_err(|e| TestCaseError::fail(format!("insert: {e}")))?;
                 }
+                receiver.settle();
+                prop_assert!(receiver.pinned() <= 2 * receiver.buffered() + COMPACT_SLACK);
                 prop_assert!(receiver.buffered() <= WINDOW);
                 while let Some(message) = receiver.pop() {
                     delivered.push(message);
