@@ -284,6 +284,11 @@ impl Initiator {
         self.settings.expected_peer.as_deref()
     }
 
+    /// The session this connection asks to join, if any ([`InitiatorOptions::join`]).
+    pub fn join(&self) -> Option<SessionId> {
+        self.settings.join
+    }
+
     /// A frame arrived on the connection.
     ///
     /// Before the result: a `register_result` decides the handshake; a `register`, two bodies

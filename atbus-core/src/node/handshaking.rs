@@ -290,8 +290,33 @@ impl Node {
         if let Some(peer) = peer {
             self.start_deferred(now, &peer);
             self.release_held(now, &peer);
+            // A session kept for this join (its other transports died meanwhile) is over.
+            if self.is_orphaned(&peer) {
+                self.end_peer(&peer, reason);
+            }
         }
         self.transport_failed(now, id, ConnectError::Handshake(reason));
+    }
+
+    /// Whether one of our transports is registering to join the session with `peer`.
+    pub(super) fn joining(&self, peer: &str) -> bool {
+        let Some(session) = self.peers.get(peer).map(|p| p.session_id) else {
+            return false;
+        };
+        self.transports.values().any(|t| match &t.phase {
+            Phase::Initiating(initiator) => {
+                initiator.expected_peer() == Some(peer) && initiator.join() == Some(session)
+            }
+            _ => false,
+        })
+    }
+
+    /// Whether the session with `peer` has no transport left and none registering to join it:
+    /// nothing can carry its streams any more, so it ends.
+    pub(super) fn is_orphaned(&self, peer: &str) -> bool {
+        self.peers
+            .get(peer)
+            .is_some_and(|p| p.transports.is_empty() && !self.joining(peer))
     }
 
     /// The handshake on `id` is established: the transport becomes a path of the session with
@@ -304,13 +329,17 @@ impl Node {
         initiated: bool,
     ) {
         let peer = established.peer_name.clone();
-        // A session under this name that the handshake did not join is over.
-        if self
-            .peers
-            .get(&peer)
-            .is_some_and(|p| p.session_id != established.session_id)
+        // A session under this name that the handshake did not join is over. One kept only
+        // for this join (its transports died meanwhile) was lost by the peer too: what it never
+        // sent goes on the new session, as messages sent before any session do.
+        if let Some(p) = self.peers.get(&peer)
+            && p.session_id != established.session_id
         {
-            self.end_peer(&peer, CloseReason::PeerReset);
+            if p.transports.is_empty() {
+                self.end_peer_carrying_unsent(&peer, CloseReason::PeerReset);
+            } else {
+                self.end_peer(&peer, CloseReason::PeerReset);
+            }
         }
         let t = self.transports.get_mut(&id).expect("known transport");
         let responder = match std::mem::replace(&mut t.phase, Phase::Closing(CloseReason::Unknown))

@@ -302,7 +302,8 @@ impl Node {
     }
 
     /// The transport died (closed by the peer, a socket error): what it carried goes on the
-    /// session's other transports; a session left without any ends.
+    /// session's other transports; a session left without any ends, unless a transport of ours
+    /// is registering to join it (it then waits for that handshake).
     pub fn handle_transport_closed(&mut self, now: Timestamp, transport: TransportId) {
         let Some(t) = self.forget_transport(transport) else {
             return;
@@ -312,20 +313,23 @@ impl Node {
             && let Some(peer) = initiator.expected_peer()
         {
             self.release_held(now, peer);
+            // A session kept for this join (its other transports died meanwhile) is over.
+            if self.is_orphaned(peer) {
+                self.end_peer(peer, CloseReason::Unknown);
+            }
         }
         if let Phase::Bound { peer, .. } = t.phase {
-            let ended = match self.peers.get_mut(&peer) {
-                Some(p) => {
-                    if let Some(path) = p.session.remove_path(PathId(transport.0)) {
-                        self.metrics.path_ended(&peer, &path, CloseReason::Unknown);
-                    }
-                    p.transports.remove(&transport);
-                    p.transports.is_empty()
+            if let Some(p) = self.peers.get_mut(&peer) {
+                if let Some(path) = p.session.remove_path(PathId(transport.0)) {
+                    self.metrics.path_ended(&peer, &path, CloseReason::Unknown);
                 }
-                None => false,
-            };
+                p.transports.remove(&transport);
+            }
             self.collect_session(&peer);
-            if ended {
+            // A transport registering to join the session keeps it: the peer may have bound
+            // that transport already (its answer lost on the way), and our streams resume on
+            // it once our handshake completes. Otherwise nothing can carry the session.
+            if self.is_orphaned(&peer) {
                 self.end_peer(&peer, CloseReason::Unknown);
             }
         } else if !matches!(t.phase, Phase::Closing(_)) {
@@ -466,7 +470,7 @@ impl Node {
                     .push(buf.split().freeze());
             }
         }
-        self.end_peer_with(peer, CloseReason::Shutdown, farewell);
+        self.end_peer_with(peer, CloseReason::Shutdown, farewell, false);
     }
 
     /// [`close_peer`](Self::close_peer) for every peer with a session or waiting messages:
@@ -505,7 +509,14 @@ impl Node {
     /// Ends the session with `peer`: every transport closes, every message not acknowledged is
     /// handed back, and the peer is reported down.
     fn end_peer(&mut self, peer: &str, reason: CloseReason) {
-        self.end_peer_with(peer, reason, BTreeMap::new());
+        self.end_peer_with(peer, reason, BTreeMap::new(), false);
+    }
+
+    /// [`end_peer`](Self::end_peer) for a session the peer no longer has, replaced by a new
+    /// one: the messages it never sent whole (the peer cannot have them) wait for the new
+    /// session like messages sent before any (`pending`); only the unacknowledged come back.
+    pub(super) fn end_peer_carrying_unsent(&mut self, peer: &str, reason: CloseReason) {
+        self.end_peer_with(peer, reason, BTreeMap::new(), true);
     }
 
     /// [`end_peer`](Self::end_peer), with last frames to send on some transports before they
@@ -515,6 +526,7 @@ impl Node {
         peer: &str,
         reason: CloseReason,
         mut farewell: BTreeMap<TransportId, Vec<Bytes>>,
+        carry_unsent: bool,
     ) {
         let mut not_sent = Vec::new();
         let mut unacknowledged = Vec::new();
@@ -554,6 +566,11 @@ impl Node {
         }
         if let Some(pending) = self.pending.remove(peer) {
             not_sent.extend(pending.messages);
+        }
+        if carry_unsent && !not_sent.is_empty() {
+            let pending = self.pending.entry(peer.to_owned()).or_default();
+            pending.bytes += not_sent.iter().map(|(_, d)| d.len() as u64).sum::<u64>();
+            pending.messages.extend(not_sent.drain(..));
         }
         if !not_sent.is_empty() || !unacknowledged.is_empty() {
             self.events.push_back(NodeEvent::SendFailed {
@@ -688,8 +705,9 @@ impl Node {
             self.retire_path(name, transport, p.session.remove_path(path), reason);
             last_reason = Some(reason);
         }
-        let ended = p.transports.is_empty() && last_reason.is_some();
         self.peers.insert(name.to_owned(), p);
+        // Kept while a transport registers to join it (see `handle_transport_closed`).
+        let ended = last_reason.is_some() && self.is_orphaned(name);
         if let (true, Some(reason)) = (ended, last_reason) {
             self.end_peer(name, reason);
         } else {

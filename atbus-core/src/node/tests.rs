@@ -357,3 +357,59 @@ fn a_burst_of_small_messages_larger_than_one_byte_stream_write_is_delivered() {
         }
     }
 }
+
+#[test]
+fn a_session_whose_last_transport_dies_while_another_joins_it_resumes_on_the_joining_one() {
+    // The race seen in the simulator (node_failover, seeds 7 and 34): a second transport's
+    // join reaches the peer, which binds it, but the answer comes back only after the first
+    // transport died. The session must wait for the join instead of ending, or the peer keeps
+    // a session we dropped, our join is refused as PEER_RESET, and messages come back failed.
+    let mut bus = Bus::new(&["app-1", "app-2"]);
+    let first = bus.connect(0, 1, "app-2");
+    bus.pump();
+    let second = bus.connect(0, 1, "app-2");
+    let ((_, ta1), (_, tb1)) = bus.pipes[first];
+    let ((_, ta2), (_, tb2)) = bus.pipes[second];
+    // The join's register reaches app-2, which binds the transport; its answer is held.
+    let mut buf = BytesMut::new();
+    assert_eq!(bus.nodes[0].poll_transmit(bus.now, &mut buf), Some(ta2));
+    bus.nodes[1].handle_input(bus.now, tb2, buf.split().freeze());
+    let mut answer = Vec::new();
+    while let Some(t) = bus.nodes[1].poll_transmit(bus.now, &mut buf) {
+        assert_eq!(t, tb2);
+        answer.push(buf.split().freeze());
+    }
+    assert!(!answer.is_empty());
+    // Messages go out on the first transport, which dies before they arrive.
+    for i in 0..4u8 {
+        bus.nodes[0]
+            .send(bus.now, "app-2", 1, Bytes::from(vec![i + 1; 50]))
+            .unwrap();
+    }
+    while bus.nodes[0].poll_transmit(bus.now, &mut buf).is_some() {
+        buf.clear();
+    }
+    bus.pipes.remove(first);
+    bus.nodes[0].handle_transport_closed(bus.now, ta1);
+    bus.nodes[1].handle_transport_closed(bus.now, tb1);
+    assert_eq!(bus.nodes[0].peers().count(), 1, "kept for the join");
+    // A message sent meanwhile waits in the session.
+    bus.nodes[0]
+        .send(bus.now, "app-2", 1, Bytes::from(vec![5; 50]))
+        .unwrap();
+    // The answer arrives: the transport joins, and the messages go on it.
+    for data in answer {
+        bus.nodes[0].handle_input(bus.now, ta2, data);
+    }
+    bus.pump();
+    let received: Vec<u8> = bus.messages(1).iter().map(|(_, _, d)| d[0]).collect();
+    assert_eq!(received, [1, 2, 3, 4, 5]);
+    for events in &bus.events {
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, NodeEvent::SendFailed { .. } | NodeEvent::PeerDown { .. })),
+            "{events:?}"
+        );
+    }
+}
