@@ -1,0 +1,169 @@
+//! Unit tests of the assembler.
+
+use super::*;
+
+fn fragment(offset: u64, data: &'static [u8], ends_message: bool) -> Fragment {
+    Fragment {
+        offset,
+        data: Bytes::from_static(data),
+        ends_message,
+        meta: None,
+    }
+}
+
+#[test]
+fn out_of_order_overlapping_fragments_make_whole_messages() {
+    let mut assembler = Assembler::new(100, 100);
+    assembler.insert(fragment(5, b"wor", false)).unwrap();
+    assert_eq!(assembler.pop(), None);
+    assembler.insert(fragment(3, b"lo", true)).unwrap();
+    assembler.insert(fragment(7, b"rld!", true)).unwrap(); // overlaps "wor"
+    assert_eq!(assembler.received_ranges(), vec![3..11]);
+    assert_eq!(assembler.contiguous(), 0);
+    assembler.insert(fragment(0, b"hel", false)).unwrap();
+    assert_eq!(assembler.pop().unwrap().data, Bytes::from_static(b"hello"));
+    assert_eq!(assembler.pop().unwrap().data, Bytes::from_static(b"world!"));
+    assert_eq!(assembler.pop(), None);
+    assert_eq!(assembler.buffered(), 0);
+    // Duplicates of delivered data are ignored.
+    assembler.insert(fragment(0, b"hel", false)).unwrap();
+    assert_eq!(assembler.pop(), None);
+}
+
+#[test]
+fn single_fragment_messages_are_not_copied() {
+    let mut assembler = Assembler::new(100, 100);
+    let data = Bytes::from_static(b"payload");
+    assembler
+        .insert(Fragment {
+            offset: 0,
+            data: data.clone(),
+            ends_message: true,
+            meta: None,
+        })
+        .unwrap();
+    assert_eq!(assembler.pop().unwrap().data.as_ptr(), data.as_ptr());
+}
+
+#[test]
+fn window_bounds_memory() {
+    let mut assembler = Assembler::new(10, 100);
+    assert_eq!(
+        assembler.insert(fragment(8, b"abc", false)),
+        Err(AssembleError::BeyondWindow { end: 11, limit: 10 })
+    );
+    assert_eq!(
+        assembler.insert(Fragment {
+            offset: u64::MAX - 1,
+            data: Bytes::from_static(b"abc"),
+            ends_message: false,
+            meta: None
+        }),
+        Err(AssembleError::BeyondWindow {
+            end: u64::MAX,
+            limit: 10
+        })
+    );
+    assert_eq!(assembler.buffered(), 0);
+}
+
+#[test]
+fn contradicting_boundaries_are_refused() {
+    let mut assembler = Assembler::new(100, 100);
+    assembler.insert(fragment(0, b"abcdef", false)).unwrap();
+    // Claims a message ends at 3, inside a fragment that did not end there.
+    assert_eq!(
+        assembler.insert(fragment(0, b"abc", true)),
+        Err(AssembleError::InconsistentBoundary { start: 0, end: 3 })
+    );
+    let mut assembler = Assembler::new(100, 100);
+    assembler.insert(fragment(0, b"abc", true)).unwrap();
+    assert_eq!(
+        assembler.insert(fragment(0, b"abcdef", false)),
+        Err(AssembleError::InconsistentBoundary { start: 0, end: 6 })
+    );
+}
+
+#[test]
+fn empty_fragments_are_harmless() {
+    let mut assembler = Assembler::new(100, 100);
+    assembler.insert(fragment(0, b"abc", false)).unwrap();
+    assembler.insert(fragment(7, b"", false)).unwrap();
+    assembler.insert(fragment(3, b"", true)).unwrap();
+    assert_eq!(assembler.pop().unwrap().data, Bytes::from_static(b"abc"));
+    assert_eq!(
+        assembler
+            .insert(fragment(50, b"", true))
+            .and(assembler.insert(fragment(48, b"abcd", false))),
+        Err(AssembleError::InconsistentBoundary { start: 48, end: 52 })
+    );
+}
+
+#[test]
+fn a_reset_skips_what_lies_before_it_and_keeps_what_follows() {
+    let mut assembler = Assembler::with_initial_grant(1_000, 100, 1_000);
+    assembler.insert(fragment(0, b"ab", false)).unwrap(); // never completes
+    assembler.insert(fragment(5, b"cd", true)).unwrap(); // after a hole
+    assembler.insert(fragment(10, b"ef", true)).unwrap(); // beyond the reset
+    assert!(assembler.reset_to(11).is_err(), "cuts a held piece");
+    assembler.reset_to(10).unwrap();
+    assert_eq!(assembler.read_offset(), 10);
+    assert_eq!(assembler.pop().unwrap().data, Bytes::from_static(b"ef"));
+    assert_eq!(assembler.pop(), None);
+    assert_eq!((assembler.buffered(), assembler.memory()), (0, 0));
+    // The sender may send the initial window beyond the reset before hearing a grant.
+    assert_eq!(assembler.window_limit(), 110);
+    // A late duplicate reset is a no-op; one beyond the end is refused.
+    assembler.reset_to(5).unwrap();
+    assembler.set_end(20).unwrap_or_else(|e| panic!("{e}"));
+    assert!(assembler.reset_to(21).is_err());
+}
+
+#[test]
+fn the_end_is_checked_against_data() {
+    let mut assembler = Assembler::new(100, 100);
+    assembler.insert(fragment(0, b"abc", true)).unwrap();
+    assert!(assembler.set_end(2).is_err());
+    assembler.set_end(3).unwrap();
+    assert!(assembler.set_end(4).is_err());
+    assert!(assembler.insert(fragment(3, b"x", true)).is_err());
+    assert!(!assembler.is_finished());
+    assembler.pop().unwrap();
+    assert!(assembler.is_finished());
+}
+
+#[test]
+fn every_message_is_checked_against_the_maximum_not_only_the_first() {
+    let mut assembler = Assembler::new(10_000, 4);
+    assembler.insert(fragment(0, b"abc", true)).unwrap();
+    assert!(matches!(
+        assembler.insert(fragment(3, b"abcdefgh", true)),
+        Err(AssembleError::MessageTooLarge { start: 3, max: 4 })
+    ));
+    // Bytes first, the end marker later (an empty fragment).
+    let mut assembler = Assembler::new(10_000, 4);
+    assembler.insert(fragment(0, b"abcdef", false)).unwrap_err();
+    let mut assembler = Assembler::new(10_000, 8);
+    assembler.insert(fragment(0, b"ab", true)).unwrap();
+    assembler
+        .insert(fragment(2, b"cdefghijk", false))
+        .unwrap_err();
+}
+
+#[test]
+fn messages_above_the_maximum_are_refused() {
+    let mut assembler = Assembler::new(100, 4);
+    assert!(matches!(
+        assembler.insert(fragment(0, b"abcde", false)),
+        Err(AssembleError::MessageTooLarge { start: 0, max: 4 })
+    ));
+    let mut assembler = Assembler::new(100, 4);
+    // The end of a later message, with the first one incomplete, is fine...
+    assembler.insert(fragment(6, b"abc", true)).unwrap();
+    // ...until the bytes show the first message is longer than allowed.
+    assembler.insert(fragment(0, b"abc", false)).unwrap();
+    assert!(matches!(
+        assembler.insert(fragment(3, b"ab", false)),
+        Err(AssembleError::MessageTooLarge { start: 0, max: 4 })
+    ));
+}
