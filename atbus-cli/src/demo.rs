@@ -171,10 +171,8 @@ pub async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
             )
         })
         .collect();
-    let mut second = 0;
-    while Instant::now() < until + Duration::from_millis(500) {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        second += 1;
+    for second in 1..=args.seconds {
+        tokio::time::sleep_until((until - Duration::from_secs(args.seconds - second)).into()).await;
         println!(
             "[{second:>3} s] {:<28} {:>10} {:>9} {:>9} {:>9} {:>9}",
             "flow", "msgs/s", "MB/s", "p50 µs", "p99 µs", "max µs"

@@ -7,6 +7,9 @@
 //! - `atbus probe --peer NAME=ADDRESS`: numbered messages to a node running `run --echo`,
 //!   every echo checked (the multi-host test uses it across network namespaces).
 //! - `atbus config`: the default configuration, as a file would state it.
+//!
+//! Logs go to stderr through `tracing`: warnings by default, `RUST_LOG=info` for sessions
+//! going up and down, `RUST_LOG=debug` for connects and closes.
 
 mod demo;
 mod probe;
@@ -37,6 +40,13 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match cli.command {
         None => demo::demo(demo::DemoArgs::default()).await,
         Some(Command::Demo(args)) => demo::demo(args).await,

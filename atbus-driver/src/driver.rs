@@ -457,8 +457,17 @@ impl Driver {
                 let _ = self.messages.try_send(Message { from, stream, data });
             }
             NodeEvent::StreamFinished { .. } => {}
-            NodeEvent::PeerUp { peer } => self.publish(BusEvent::PeerUp { peer }),
+            NodeEvent::PeerUp { peer } => {
+                tracing::info!(node = self.node.name(), %peer, "session up");
+                self.publish(BusEvent::PeerUp { peer })
+            }
             NodeEvent::PeerDown { peer, reason } => {
+                tracing::info!(
+                    node = self.node.name(),
+                    %peer,
+                    reason = reason.as_str_name(),
+                    "session down"
+                );
                 self.publish(BusEvent::PeerDown { peer, reason })
             }
             NodeEvent::SendFailed {
@@ -467,6 +476,14 @@ impl Driver {
                 not_sent,
                 unacknowledged,
             } => {
+                tracing::warn!(
+                    node = self.node.name(),
+                    %peer,
+                    reason = reason.as_str_name(),
+                    not_sent = not_sent.len(),
+                    unacknowledged = unacknowledged.len(),
+                    "messages handed back"
+                );
                 if let Some(shutdown) = &mut self.shutdown {
                     let tag = |(s, d): &(i64, Bytes)| (peer.clone(), *s, d.clone());
                     shutdown.report.not_sent.extend(not_sent.iter().map(tag));
@@ -482,22 +499,38 @@ impl Driver {
                     unacknowledged,
                 });
             }
-            NodeEvent::PeerWanted { peer } => self.publish(BusEvent::NoRoute { peer }),
+            NodeEvent::PeerWanted { peer } => {
+                tracing::warn!(node = self.node.name(), %peer, "no direct route in discovery");
+                self.publish(BusEvent::NoRoute { peer })
+            }
             NodeEvent::Connect {
-                attempt, address, ..
-            } => self.connect(attempt, address),
+                attempt,
+                address,
+                peer,
+            } => {
+                tracing::debug!(node = self.node.name(), ?peer, %address, ?attempt, "connecting");
+                self.connect(attempt, address)
+            }
             NodeEvent::ConnectFailed {
                 peer,
                 address,
                 error,
                 ..
-            } => self.publish(BusEvent::ConnectFailed {
-                peer,
-                address,
-                error,
-            }),
+            } => {
+                tracing::warn!(node = self.node.name(), ?peer, %address, %error, "connect failed");
+                self.publish(BusEvent::ConnectFailed {
+                    peer,
+                    address,
+                    error,
+                })
+            }
             NodeEvent::CloseTransport { transport, reason } => {
-                tracing::debug!(?transport, ?reason, "closing transport");
+                tracing::debug!(
+                    node = self.node.name(),
+                    ?transport,
+                    reason = reason.as_str_name(),
+                    "closing transport"
+                );
                 // Dropping the writer flushes its queue, closes the socket, stops the reader.
                 self.streams.remove(&transport);
                 if let Some(key) = self.udp_of.remove(&transport) {
