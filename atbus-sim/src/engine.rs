@@ -397,11 +397,23 @@ impl Simulator {
                 same_instant += 1;
                 // An endpoint that keeps asking for a timeout it does not act on would spin here
                 // forever; fail loudly instead.
-                assert!(
-                    same_instant < MAX_EVENTS_PER_INSTANT,
-                    "no progress: {same_instant} events at {:?} (an endpoint's timer does not advance)",
-                    self.now
-                );
+                if same_instant >= MAX_EVENTS_PER_INSTANT {
+                    let node = match &event.kind {
+                        EventKind::Timer { node, .. } | EventKind::Kill { node } => {
+                            format!(", last event for node {:?}", self.scenario.nodes[*node])
+                        }
+                        _ => String::new(),
+                    };
+                    panic!(
+                        "no progress in scenario {:?} with seed {}: {same_instant} events at {:?} \
+                         (an endpoint's timer does not advance{node})\nreplay: {}={}",
+                        self.scenario.name,
+                        self.scenario.seed,
+                        self.now,
+                        crate::seeds::SEED_ENV,
+                        self.scenario.seed,
+                    );
+                }
             } else {
                 same_instant = 0;
             }

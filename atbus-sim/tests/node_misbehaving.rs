@@ -6,7 +6,7 @@
 //!
 //! Replay one seed: `ATBUS_SIM_SEED=<seed> cargo test -p atbus-sim --test node_misbehaving`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -28,10 +28,25 @@ const SERVER: &str = "server-1";
 
 // ----- watching an endpoint until the simulator drops it -----
 
-/// An endpoint that hands a view of itself to the test when the simulator is done with it.
+/// An endpoint that hands a view of itself to the test when the simulator is done with it,
+/// and, when it has `after_input`, after every input it handled.
 struct Watched<E: Endpoint> {
     inner: E,
-    on_drop: Box<dyn FnMut(&E)>,
+    on_drop: Look<E>,
+    after_input: Option<Look<E>>,
+}
+
+/// A look at an endpoint.
+type Look<E> = Box<dyn FnMut(&E)>;
+
+impl<E: Endpoint> Watched<E> {
+    fn new(inner: E, on_drop: Look<E>) -> Self {
+        Self {
+            inner,
+            on_drop,
+            after_input: None,
+        }
+    }
 }
 
 impl<E: Endpoint> Drop for Watched<E> {
@@ -48,7 +63,10 @@ impl<E: Endpoint> Endpoint for Watched<E> {
         self.inner.handle_link_down(now, link)
     }
     fn handle_input(&mut self, now: Timestamp, link: LinkId, data: Bytes) {
-        self.inner.handle_input(now, link, data)
+        self.inner.handle_input(now, link, data);
+        if let Some(after) = &mut self.after_input {
+            after(&self.inner);
+        }
     }
     fn handle_timeout(&mut self, now: Timestamp) {
         self.inner.handle_timeout(now)
@@ -70,6 +88,80 @@ impl<E: Endpoint> Endpoint for Watched<E> {
     }
     fn poll_timeout(&mut self) -> Option<Timestamp> {
         self.inner.poll_timeout()
+    }
+    fn memory_peaks(&self) -> Option<MemoryPeaks> {
+        self.inner.memory_peaks()
+    }
+}
+
+/// An endpoint whose links come up only once `open` is set: the twin registers only after the
+/// server admitted game-1. A fixed head start cannot promise that: game-1's link loses 3 % of
+/// its datagrams, its `register` among them, and a datagram initiator sends it again only
+/// after 1 s (§6), so game-1 may register long after any short delay — and then the twin is
+/// the first claimant and rightly holds the name (seed 42).
+struct Gated<E: Endpoint> {
+    inner: E,
+    open: Rc<Cell<bool>>,
+    /// Link-ups held back while closed.
+    held: Vec<(LinkId, NodeId, LinkKind)>,
+    /// The latest time the simulator told us, to check the gate again soon after.
+    now: Timestamp,
+}
+
+/// How often a closed gate is checked.
+const GATE_CHECK: Duration = Duration::from_millis(5);
+
+impl<E: Endpoint> Gated<E> {
+    fn release(&mut self, now: Timestamp) {
+        self.now = now;
+        if self.open.get() {
+            for (link, peer, kind) in std::mem::take(&mut self.held) {
+                self.inner.handle_link_up(now, link, peer, kind);
+            }
+        }
+    }
+}
+
+impl<E: Endpoint> Endpoint for Gated<E> {
+    fn handle_link_up(&mut self, now: Timestamp, link: LinkId, peer: NodeId, kind: LinkKind) {
+        self.held.push((link, peer, kind));
+        self.release(now);
+    }
+    fn handle_link_down(&mut self, now: Timestamp, link: LinkId) {
+        self.held.retain(|&(l, ..)| l != link);
+        self.inner.handle_link_down(now, link)
+    }
+    fn handle_input(&mut self, now: Timestamp, link: LinkId, data: Bytes) {
+        self.release(now);
+        self.inner.handle_input(now, link, data)
+    }
+    fn handle_timeout(&mut self, now: Timestamp) {
+        self.release(now);
+        self.inner.handle_timeout(now)
+    }
+    fn send_message(
+        &mut self,
+        now: Timestamp,
+        to: NodeId,
+        stream: u64,
+        payload: Bytes,
+    ) -> Result<(), SendError> {
+        self.release(now);
+        self.inner.send_message(now, to, stream, payload)
+    }
+    fn poll_transmit(&mut self, now: Timestamp) -> Option<Transmit> {
+        self.inner.poll_transmit(now)
+    }
+    fn poll_received(&mut self) -> Option<Received> {
+        self.inner.poll_received()
+    }
+    fn poll_timeout(&mut self) -> Option<Timestamp> {
+        let inner = self.inner.poll_timeout();
+        if self.held.is_empty() {
+            return inner;
+        }
+        let check = self.now + GATE_CHECK;
+        Some(inner.map_or(check, |t| t.min(check)))
     }
     fn memory_peaks(&self) -> Option<MemoryPeaks> {
         self.inner.memory_peaks()
@@ -153,8 +245,8 @@ fn server_config() -> NodeConfig {
 
 /// Nodes: the rogue (0, so that it initiates), `game-1` (1), `game-2` (2) and the server (3).
 /// game-1 talks with the server both ways over a lossy datagram link, game-2 sends to it over
-/// a byte stream; the rogue's link to the server is `rogue_link` with a clean 40 ms delay, so
-/// that it registers after game-1.
+/// a byte stream; the rogue's link to the server is `rogue_link` with a clean 40 ms delay. A
+/// twin's link comes up only once the server has admitted game-1 (see [`Gated`]).
 fn run(
     test: &str,
     seed: u64,
@@ -196,38 +288,51 @@ fn run(
     let names = scenario.nodes.clone();
     let server: Shared<NodeView> = Rc::default();
     let seen: Shared<RogueView> = Rc::default();
+    // Set once the server has a session with game-1 (the real one: the twin waits for it).
+    let game_1_admitted: Rc<Cell<bool>> = Rc::default();
     let mut rogue = Some(rogue);
     let mut factory = |id: NodeId, _: &str| -> Box<dyn Endpoint> {
         match id.0 {
             0 => match rogue.take().expect("one rogue") {
                 Rogue::Twin => {
-                    // Its own name, as it believes it, is game-1.
+                    // Its own name, as it believes it, is game-1; it claims it only while
+                    // game-1 holds it.
                     let mut twin_names = names.clone();
                     twin_names[0] = "game-1".into();
-                    Box::new(NodeEndpoint::new(id, twin_names, NodeConfig::new("x")))
+                    Box::new(Gated {
+                        inner: NodeEndpoint::new(id, twin_names, NodeConfig::new("x")),
+                        open: game_1_admitted.clone(),
+                        held: Vec::new(),
+                        now: Timestamp::ZERO,
+                    })
                 }
                 Rogue::Peer(config, offence) => {
                     let seen = seen.clone();
-                    Box::new(Watched {
-                        inner: MisbehavingPeer::new("rogue-1", seed, NodeId(3), config, offence),
-                        on_drop: Box::new(move |peer: &MisbehavingPeer| {
+                    Box::new(Watched::new(
+                        MisbehavingPeer::new("rogue-1", seed, NodeId(3), config, offence),
+                        Box::new(move |peer: &MisbehavingPeer| {
                             *seen.borrow_mut() = RogueView {
                                 handshake_error: peer.handshake_error().cloned(),
                                 closed_with: peer.closed_with(),
                                 offences: peer.offences(),
                             }
                         }),
-                    })
+                    ))
                 }
             },
             3 => {
                 let server = server.clone();
-                Box::new(Watched {
-                    inner: NodeEndpoint::new(id, names.clone(), server_config()),
-                    on_drop: Box::new(move |node: &NodeEndpoint| {
-                        *server.borrow_mut() = NodeView::of(node)
-                    }),
-                })
+                let mut watched = Watched::new(
+                    NodeEndpoint::new(id, names.clone(), server_config()),
+                    Box::new(move |node: &NodeEndpoint| *server.borrow_mut() = NodeView::of(node)),
+                );
+                let admitted = game_1_admitted.clone();
+                watched.after_input = Some(Box::new(move |node: &NodeEndpoint| {
+                    if node.node().session("game-1").is_some() {
+                        admitted.set(true);
+                    }
+                }));
+                Box::new(watched)
             }
             _ => Box::new(NodeEndpoint::new(id, names.clone(), NodeConfig::new("x"))),
         }

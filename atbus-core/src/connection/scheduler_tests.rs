@@ -406,3 +406,38 @@ fn copies_wait_for_room_under_bulk_load() {
     assert_eq!(net.a.pending_copies(), 0);
     assert_nothing_in_flight(&net.a);
 }
+
+#[test]
+fn a_copy_waiting_for_a_write_blocked_path_asks_for_no_timer() {
+    // The original leaves on path 0; its copy can only go on path 1, whose transport cannot
+    // take bytes. Unblocking is the owner's input, so no timer may wait for it: a deadline that
+    // handle_timeout and poll_transmit leave at or before `now` makes the owner's loop spin.
+    let mut net = Net::with_config(&DELAYS, &[], config(SchedulerKind::Redundant));
+    net.a
+        .set_stream_options(1, StreamOptions::latency())
+        .unwrap();
+    net.a.set_path_blocked(PathId(1), true);
+    net.a.send(1, payload(0, 100), None).unwrap();
+    net.flush();
+    assert_eq!(net.a.pending_copies(), 1);
+    let mut buf = BytesMut::new();
+    let mut now = net.now;
+    for _ in 0..3 {
+        let deadline = net.a.poll_timeout().expect("the original's probe timeout");
+        now = now.max(deadline);
+        net.a.handle_timeout(now);
+        while net.a.poll_transmit(now, &mut buf).is_some() {
+            buf.clear();
+        }
+        let next = net.a.poll_timeout().expect("the original's probe timeout");
+        assert!(
+            next > now,
+            "a timer at {next:?} that nothing clears (now {now:?})"
+        );
+    }
+    // Unblocked, the path carries on: everything arrives once.
+    net.a.set_path_blocked(PathId(1), false);
+    net.run_until(secs(5));
+    net.check_exactly_once_in_order(1, 1, 100);
+    assert_nothing_in_flight(&net.a);
+}

@@ -95,10 +95,13 @@ impl Path {
             && self.pacer.ready(now, self.congestion.pacing_rate())
     }
 
-    /// When the pacer lets a copy go, if only the pacer holds it back.
+    /// When the pacer lets a copy go, if only the pacer holds it back (the other conditions of
+    /// [`has_room_for_copy`](Self::has_room_for_copy) change by input only: a write-blocked
+    /// path waits for its owner, a full window for acknowledgements).
     pub(super) fn copy_deadline(&self) -> Option<Timestamp> {
         let rate = self.congestion.pacing_rate()?;
-        (self.closed.is_none() && self.window_open()).then(|| self.pacer.next_ready(rate))
+        (self.closed.is_none() && !self.write_blocked && self.window_open())
+            .then(|| self.pacer.next_ready(rate))
     }
 
     /// Sends, alone in a datagram, a copy of `range` of `stream`, which a packet on another
