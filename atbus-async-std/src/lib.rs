@@ -41,7 +41,10 @@ mod runtime;
 use std::sync::Arc;
 
 pub use atbus_core as core;
-pub use atbus_driver::{Bus, BusConfig, BusEvent, Message, SendError, ShutdownReport, StartError};
+pub use atbus_driver::{
+    Bus, BusConfig, BusEvent, BusMetrics, FileConfig, Message, SendError, ShutdownReport,
+    StartError,
+};
 pub use runtime::AsyncIoRuntime;
 
 /// Starts a bus whose tasks run on `runtime`'s executor.

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use atbus_core::discovery::{
     AddressError, GatewayAddress, NodeRecord, RegistryError, check_node_name,
 };
+use atbus_core::metrics::{NodeMetrics, PeerMetrics};
 use atbus_core::node::{ConnectError, NodeConfig, NodeSendError};
 use atbus_core::proto::CloseReason;
 
@@ -122,6 +123,16 @@ pub enum StartError {
     /// A discovery record was refused.
     #[error("discovery record: {0}")]
     Record(#[from] RegistryError),
+}
+
+/// A snapshot of a bus's metrics, for exporters: the node's totals, and each peer with a
+/// session (its live transports merged with those that already closed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BusMetrics {
+    /// Refusals, closes, ended sessions by reason, and the ended sessions' traffic.
+    pub node: NodeMetrics,
+    /// Per peer with a session, by name.
+    pub peers: Vec<(String, PeerMetrics)>,
 }
 
 /// What a shutdown could not deliver.
@@ -298,6 +309,13 @@ impl Bus {
             Some(events) => events,
             None => async_channel::unbounded().1,
         }
+    }
+
+    /// A snapshot of the node's metrics (see [`BusMetrics`]); `None` once shut down.
+    pub async fn metrics(&self) -> Option<BusMetrics> {
+        self.command(|reply| Command::Metrics { reply })
+            .await
+            .map(|m| *m)
     }
 
     /// Adds or replaces a discovery record.

@@ -347,6 +347,18 @@ impl Driver {
                 self.subscribers.push(tx);
                 let _ = reply.try_send(rx);
             }
+            Command::Metrics { reply } => {
+                let peers = self
+                    .node
+                    .peers()
+                    .filter_map(|peer| Some((peer.to_owned(), self.node.peer_metrics(peer)?)))
+                    .collect();
+                let metrics = crate::bus::BusMetrics {
+                    node: self.node.metrics().clone(),
+                    peers,
+                };
+                let _ = reply.try_send(Box::new(metrics));
+            }
             Command::PutRecord { record, reply } => {
                 if let Err(error) = self.node.discovery_mut().put(*record) {
                     tracing::warn!(%error, "discovery record refused");

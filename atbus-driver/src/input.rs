@@ -74,6 +74,10 @@ pub(crate) enum Command {
     Events {
         reply: Reply<async_channel::Receiver<BusEvent>>,
     },
+    /// A snapshot of the node's metrics.
+    Metrics {
+        reply: Reply<Box<crate::bus::BusMetrics>>,
+    },
     /// Add or replace a discovery record.
     PutRecord {
         record: Box<atbus_core::discovery::NodeRecord>,

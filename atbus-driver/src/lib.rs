@@ -35,6 +35,8 @@ mod listen;
 mod memory;
 mod runtime;
 
-pub use bus::{Bus, BusConfig, BusEvent, Message, SendError, ShutdownReport, StartError};
+pub use bus::{
+    Bus, BusConfig, BusEvent, BusMetrics, Message, SendError, ShutdownReport, StartError,
+};
 pub use config::FileConfig;
 pub use runtime::{BoxFuture, DatagramSocket, Runtime, StreamListener, StreamSocket};

@@ -33,7 +33,8 @@ use std::sync::Arc;
 
 pub use atbus_core as core;
 pub use atbus_driver::{
-    Bus, BusConfig, BusEvent, FileConfig, Message, SendError, ShutdownReport, StartError,
+    Bus, BusConfig, BusEvent, BusMetrics, FileConfig, Message, SendError, ShutdownReport,
+    StartError,
 };
 pub use runtime::TokioRuntime;
 

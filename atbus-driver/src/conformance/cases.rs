@@ -45,6 +45,21 @@ pub async fn messages_both_ways(runtime: Arc<dyn Runtime>, scheme: &str) -> Resu
     if received.len() != streams as usize {
         return Err(format!("messages arrived on {} streams", received.len()));
     }
+    // The server's metrics saw the client's traffic.
+    let payload_bytes: u64 = (0..count / streams).map(|n| sizes(n) as u64).sum::<u64>() * 4;
+    let metrics = server.metrics().await.ok_or("no metrics")?;
+    let client_bytes = metrics
+        .peers
+        .iter()
+        .find(|(name, _)| name == client.name())
+        .map(|(_, peer)| peer.transport.bytes_received)
+        .ok_or("the client is not in the server's metrics")?;
+    if client_bytes < payload_bytes {
+        return Err(format!(
+            "metrics: {client_bytes} bytes received from the client, below the {payload_bytes} \
+             bytes of payload"
+        ));
+    }
     // And back: the server answers by name over the session the client opened.
     server
         .send(client.name(), 9, payload(0, 100))

@@ -109,6 +109,11 @@ pub async fn garbage_peer(runtime: Arc<dyn Runtime>, scheme: &str) -> Result<(),
             }
         };
         within(&runtime, STEP, "the garbage connection to close", closed).await?;
+        // Counted: a refused registration or a closed transport.
+        let node = server.metrics().await.ok_or("no metrics")?.node;
+        if node.refused.total() + node.closed.total() == 0 {
+            return Err(format!("the garbage connection was not counted: {node:?}"));
+        }
     }
     healthy(&runtime, &good, &server).await?;
     good.shutdown(STEP).await;
