@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 use atbus_core::node::TransportId;
@@ -22,8 +22,10 @@ use crate::runtime::{DatagramSocket, RecvFrom, Runtime, SendTo, StreamSocket};
 
 /// Chunks a byte stream's writer queues before it counts as full.
 const WRITE_QUEUE: usize = 256;
-/// Most bytes one write gathers from the queue.
+/// Most bytes one write takes from the queue.
 const WRITE_BATCH: usize = 256 * 1024;
+/// Most chunks one vectored write takes (well below `IOV_MAX`).
+const MAX_WRITE_SLICES: usize = 64;
 /// Read buffer per byte stream.
 const READ_CHUNK: usize = 64 * 1024;
 /// Datagrams a UDP socket's writer queues before it drops.
@@ -69,6 +71,34 @@ impl StreamWriter {
     }
 }
 
+/// Writes every chunk of `batch` in order with vectored writes (no gathering copy), emptying
+/// it.
+async fn write_all_vectored(
+    writer: &mut (dyn futures_io::AsyncWrite + Send + Unpin),
+    batch: &mut VecDeque<Bytes>,
+) -> std::io::Result<()> {
+    while !batch.is_empty() {
+        let slices: Vec<std::io::IoSlice<'_>> =
+            batch.iter().map(|b| std::io::IoSlice::new(b)).collect();
+        let mut written = writer.write_vectored(&slices).await?;
+        drop(slices);
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while written > 0 {
+            let front = batch.front_mut().expect("written bytes were queued");
+            if written >= front.len() {
+                written -= front.len();
+                batch.pop_front();
+            } else {
+                bytes::Buf::advance(front, written);
+                written = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Starts the reader and writer tasks of a byte-stream transport.
 pub(crate) fn spawn_stream(
     runtime: &dyn Runtime,
@@ -88,18 +118,21 @@ pub(crate) fn spawn_stream(
         let inputs = inputs.clone();
         let blocked = blocked.clone();
         runtime.spawn(Box::pin(async move {
-            let mut batch = BytesMut::new();
+            let mut batch: VecDeque<Bytes> = VecDeque::new();
             while let Ok(first) = queued.recv().await {
-                batch.clear();
-                batch.extend_from_slice(&first);
-                while batch.len() < WRITE_BATCH {
+                let mut len = first.len();
+                batch.push_back(first);
+                while len < WRITE_BATCH && batch.len() < MAX_WRITE_SLICES {
                     match queued.try_recv() {
-                        Ok(more) => batch.extend_from_slice(&more),
+                        Ok(more) => {
+                            len += more.len();
+                            batch.push_back(more);
+                        }
                         Err(_) => break,
                     }
                 }
                 let written = async {
-                    writer.write_all(&batch).await?;
+                    write_all_vectored(&mut writer, &mut batch).await?;
                     writer.flush().await
                 }
                 .await;
