@@ -167,3 +167,83 @@ fn a_tight_budget_slows_many_streams_but_loses_nothing() {
     assert!(peak <= bound, "peak receive memory {peak} > {bound}");
     assert_eq!(pair.b.receive_memory(), 0);
 }
+
+/// The stall seen with larger pacer bursts: a receiver whose budget is full refuses every
+/// packet that does not fill its stream from the front, and acknowledges nothing of it. When
+/// the packets that would fill the holes are lost on the wire, nothing the sender has in
+/// flight is ever acknowledged, so no loss is detected; a probe timeout must still bring an
+/// acknowledgement (a probe carries a ping, which is always acknowledged), or the transfer
+/// stalls for good.
+#[test]
+fn a_probe_is_acknowledged_even_when_its_data_is_refused() {
+    use crate::frame::DatagramDecoder;
+    let mut a = Connection::new(ConnectionConfig::default(), Timestamp::ZERO);
+    let mut b = Connection::new(
+        ConnectionConfig {
+            receive_memory_limit: 1,
+            ..ConnectionConfig::default()
+        },
+        Timestamp::ZERO,
+    );
+    a.send(Timestamp::ZERO, 0, Bytes::from(vec![7u8; 50_000]), None)
+        .unwrap();
+    let mut now = Timestamp::ZERO;
+    let mut buf = BytesMut::new();
+    let mut datagrams = Vec::new();
+    while a.poll_transmit(now, &mut buf).is_some() {
+        datagrams.push(buf.split().freeze());
+    }
+    assert!(datagrams.len() >= 3, "{} datagrams", datagrams.len());
+    // The first (the stream's head) is lost; the second is taken and fills the budget; the
+    // rest are refused.
+    for datagram in &datagrams[1..] {
+        b.handle_datagram(now, datagram.clone());
+    }
+    assert!(b.stats().packets_refused > 0);
+    assert!(b.receive_memory() >= 1);
+    // Its acknowledgement of the one packet it took is lost too: the sender hears nothing.
+    while b.poll_transmit(now, &mut buf).is_some() {
+        buf.clear();
+    }
+    // The sender goes on as its pacer allows; the receiver refuses it all and says nothing.
+    while a.stats().probe_timeouts == 0 {
+        now = a.poll_timeout().expect("a probe timeout is armed");
+        assert!(now < Timestamp::from_millis(1_000));
+        a.handle_timeout(now);
+        if a.stats().probe_timeouts > 0 {
+            break;
+        }
+        while a.poll_transmit(now, &mut buf).is_some() {
+            b.handle_datagram(now, buf.split().freeze());
+        }
+        assert!(b.poll_transmit(now, &mut buf).is_none());
+    }
+    // The probe timeout fired; its datagram carries a ping besides data (which the receiver
+    // refuses unless it is the head of its stream).
+    let mut probe = Vec::new();
+    while a.poll_transmit(now, &mut buf).is_some() {
+        probe.push(buf.split().freeze());
+    }
+    let mut frames = Vec::new();
+    DatagramDecoder::new(FrameLimits::default())
+        .decode(probe[0].clone(), &mut frames)
+        .unwrap();
+    assert!(
+        frames
+            .iter()
+            .any(|f| matches!(f.message.body, Some(Body::Ping(_)))),
+        "the probe carries a ping"
+    );
+    for datagram in probe {
+        b.handle_datagram(now, datagram);
+    }
+    // The receiver acknowledges the ping: the sender learns that the head was lost.
+    let mut answered = false;
+    while b.poll_transmit(now, &mut buf).is_some() {
+        a.handle_datagram(now, buf.split().freeze());
+        answered = true;
+    }
+    assert!(answered, "the receiver acknowledges the probe");
+    assert!(a.metrics().packets_lost > 0);
+    assert_eq!(a.close_reason(), None);
+}

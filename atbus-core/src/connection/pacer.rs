@@ -1,8 +1,10 @@
 //! Pacing: spreads packets at the congestion controller's rate instead of sending a window's
 //! worth at once, so that bottleneck queues are not overrun by bursts.
 //!
-//! A token bucket of bytes, refilled at the pacing rate and holding at most `burst` bytes (two
-//! datagrams): a packet may go when the bucket is not in debt; sending takes its size out.
+//! A token bucket of bytes, refilled at the pacing rate and holding at most 1 ms at that rate
+//! (from 2 to 64 datagrams): a packet may go when the bucket is not in debt; sending takes its
+//! size out. A bucket of two datagrams starved real sockets whose timers fire every millisecond
+//! (tokio): pacing then sent far below the rate.
 
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use crate::Timestamp;
 /// Token-bucket pacer.
 #[derive(Debug, Clone)]
 pub(super) struct Pacer {
-    burst: u64,
+    datagram: u64,
     /// Bytes available at `updated`; negative is debt.
     tokens: i64,
     updated: Timestamp,
@@ -20,7 +22,7 @@ pub(super) struct Pacer {
 impl Pacer {
     pub fn new(max_datagram: u64, now: Timestamp) -> Self {
         Self {
-            burst: 2 * max_datagram,
+            datagram: max_datagram,
             tokens: (2 * max_datagram) as i64,
             updated: now,
         }
@@ -28,7 +30,9 @@ impl Pacer {
 
     fn refill(&mut self, now: Timestamp, rate: u64) {
         let earned = (now - self.updated).as_secs_f64() * rate as f64;
-        self.tokens = (self.tokens as f64 + earned).min(self.burst as f64) as i64;
+        // One millisecond at the rate (a coarse timer's tick), 2 to 64 datagrams.
+        let burst = (rate / 1_000).clamp(2 * self.datagram, 64 * self.datagram);
+        self.tokens = (self.tokens as f64 + earned).min(burst as f64) as i64;
         self.updated = now;
     }
 

@@ -37,7 +37,15 @@ impl Path {
         if self.ack_now || (has_data && self.ack_wanted(streams)) {
             self.write_ack(streams, now, buf);
         }
-        let mut ack_eliciting = false;
+        // A probe (probe timeout, keep-alive) always carries a ping, ahead of any data: the
+        // receiver acknowledges a ping whatever its state, whereas it may refuse the data (its
+        // receive budget is full and the data does not fill a stream from the front) and then
+        // acknowledges nothing. Without the ping, a probe of refused data brings no
+        // acknowledgement, so no loss is ever detected and data lost on the wire is never sent
+        // again: the transfer stalls for good.
+        if self.probe_pending {
+            self.write_ping(now, buf);
+        }
         while has_data && self.has_sendable_data(streams) {
             let used = buf.len() - start;
             let space = self.mtu.current().saturating_sub(used);
@@ -54,36 +62,38 @@ impl Path {
                 streams.rotate();
                 break;
             }
-            ack_eliciting = true;
+            // One packet of data may go beyond the window with a probe.
             self.probe_pending = false;
         }
-        if self.probe_pending && !ack_eliciting {
-            let number = self.take_packet_number();
-            let ping = FrameMessage {
-                packet_number: number,
-                body: Some(Body::Ping(PingData {
-                    timepoint_microseconds: now.as_micros(),
-                    ..Default::default()
-                })),
-                ..Default::default()
-            };
-            let size = self.write_frame(&ping, buf);
-            self.on_packet_sent(
-                number,
-                SentPacket {
-                    time_sent: now,
-                    size: size as u64,
-                    ack_eliciting: true,
-                    range: None,
-                    fin: None,
-                    reset: None,
-                    latency: false,
-                },
-                true,
-            );
-            self.probe_pending = false;
-        }
+        self.probe_pending = false;
         self.finish_datagram(buf, start)
+    }
+
+    /// Writes a ping (ack-eliciting, always acknowledged) and books it in flight.
+    fn write_ping(&mut self, now: Timestamp, buf: &mut BytesMut) {
+        let number = self.take_packet_number();
+        let ping = FrameMessage {
+            packet_number: number,
+            body: Some(Body::Ping(PingData {
+                timepoint_microseconds: now.as_micros(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let size = self.write_frame(&ping, buf);
+        self.on_packet_sent(
+            number,
+            SentPacket {
+                time_sent: now,
+                size: size as u64,
+                ack_eliciting: true,
+                range: None,
+                fin: None,
+                reset: None,
+                latency: false,
+            },
+            true,
+        );
     }
 
     /// Whether a copy of another path's packet may go now: open, with room for a full
