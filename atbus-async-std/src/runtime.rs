@@ -122,15 +122,6 @@ mod unix {
             let _ = std::fs::remove_file(&self.path);
         }
     }
-
-    /// Removes a socket file left by a process that died (it would refuse the bind).
-    pub(super) fn remove_stale(path: &str) -> io::Result<()> {
-        use std::os::unix::fs::FileTypeExt;
-        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
-            std::fs::remove_file(path)?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(not(unix))]
@@ -261,7 +252,7 @@ impl Runtime for AsyncIoRuntime {
         Box::pin(async move {
             #[cfg(unix)]
             {
-                unix::remove_stale(&path)?;
+                atbus_driver::remove_stale_unix_socket(&path)?;
                 let listener = async_net::unix::UnixListener::bind(&path)?;
                 Ok(Box::new(unix::UnixListener { listener, path }) as Box<dyn StreamListener>)
             }

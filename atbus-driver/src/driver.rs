@@ -422,9 +422,7 @@ impl Driver {
             }
         }
         self.held = still;
-        if self.held.len() < 1_000_000 {
-            self.drain();
-        }
+        self.drain();
     }
 
     /// The drain rule: transmits to their sockets and events to their consumers, until the

@@ -39,4 +39,6 @@ pub use bus::{
     Bus, BusConfig, BusEvent, BusMetrics, Message, SendError, ShutdownReport, StartError,
 };
 pub use config::FileConfig;
+#[cfg(unix)]
+pub use runtime::remove_stale_unix_socket;
 pub use runtime::{BoxFuture, DatagramSocket, Runtime, StreamListener, StreamSocket};

@@ -89,6 +89,17 @@ pub trait Runtime: Send + Sync + 'static {
     fn bind_udp(&self, at: SocketAddr) -> BoxFuture<'static, io::Result<Arc<dyn DatagramSocket>>>;
 }
 
+/// Removes a Unix socket file that a process which died left at `path` (it would refuse the
+/// bind); anything else there is left alone. For adapters' `listen_unix`.
+#[cfg(unix)]
+pub fn remove_stale_unix_socket(path: &str) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        std::fs::remove_file(path)?;
+    }
+    Ok(())
+}
+
 /// A future that sends one datagram.
 pub(crate) struct SendTo<'a> {
     pub socket: &'a dyn DatagramSocket,

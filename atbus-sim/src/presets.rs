@@ -63,6 +63,21 @@ pub fn kcp_test() -> LinkConfig {
     }
 }
 
+/// A hostile LAN for correctness tests (not a measured environment): 15 ms ± 10 ms, 5 % random
+/// loss, 2 % duplicates, 5 % reordered by 20 ms, no bandwidth limit. The node scenarios use it.
+pub fn hostile_lan() -> LinkConfig {
+    LinkConfig {
+        delay: Duration::from_millis(15),
+        jitter: Duration::from_millis(10),
+        fifo: false,
+        loss: LossModel::Random { probability: 0.05 },
+        duplicate: 0.02,
+        reorder: 0.05,
+        reorder_delay: Duration::from_millis(20),
+        ..LinkConfig::default()
+    }
+}
+
 /// A busy home Wi-Fi hop.
 pub fn wifi() -> LinkConfig {
     LinkConfig {

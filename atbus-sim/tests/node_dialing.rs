@@ -11,8 +11,8 @@ use atbus_core::discovery::{Gateway, GatewayMatch, MetadataSelector, NodeRecord}
 use atbus_core::node::NodeConfig;
 use atbus_sim::seeds::for_each_seed;
 use atbus_sim::{
-    Endpoint, Fault, LinkConfig, LinkKind, LossModel, NodeEndpoint, NodeId, NodeTally, Outcome,
-    RunReport, Scenario, Simulator, Workload,
+    Endpoint, Fault, LinkKind, NodeEndpoint, NodeId, NodeTally, Outcome, RunReport, Scenario,
+    Simulator, Workload, presets,
 };
 
 /// The label that names a simulated node in its record's metadata.
@@ -81,19 +81,6 @@ fn run(
     Ok((report, tallies))
 }
 
-fn lossy() -> LinkConfig {
-    LinkConfig {
-        delay: Duration::from_millis(15),
-        jitter: Duration::from_millis(10),
-        fifo: false,
-        loss: LossModel::Random { probability: 0.05 },
-        duplicate: 0.02,
-        reorder: 0.05,
-        reorder_delay: Duration::from_millis(20),
-        ..LinkConfig::default()
-    }
-}
-
 #[test]
 fn a_mesh_dials_by_route_choice_and_every_pair_opens_at_once() {
     // Six nodes; each ordered pair has its own link (a TCP connection or a UDP flow from the
@@ -114,7 +101,7 @@ fn a_mesh_dials_by_route_choice_and_every_pair_opens_at_once() {
                     } else {
                         LinkKind::ByteStream
                     };
-                    scenario = scenario.link(a, b, kind, lossy());
+                    scenario = scenario.link(a, b, kind, presets::hostile_lan());
                 }
             }
         }
@@ -161,8 +148,18 @@ fn a_dial_fails_over_across_the_peers_addresses() {
         let scenario = Scenario::new("node_dial_failover", seed)
             .node("client-1")
             .node("server-1")
-            .link("client-1", "server-1", LinkKind::Datagram, lossy())
-            .link("client-1", "server-1", LinkKind::ByteStream, lossy())
+            .link(
+                "client-1",
+                "server-1",
+                LinkKind::Datagram,
+                presets::hostile_lan(),
+            )
+            .link(
+                "client-1",
+                "server-1",
+                LinkKind::ByteStream,
+                presets::hostile_lan(),
+            )
             .fault(Fault::Partition {
                 link: 0,
                 from: Duration::ZERO,
@@ -215,7 +212,12 @@ fn a_dial_out_of_addresses_hands_the_waiting_messages_back() {
         let scenario = Scenario::new("node_dial_exhausted", seed)
             .node("client-1")
             .node("server-1")
-            .link("client-1", "server-1", LinkKind::Datagram, lossy())
+            .link(
+                "client-1",
+                "server-1",
+                LinkKind::Datagram,
+                presets::hostile_lan(),
+            )
             .fault(Fault::Partition {
                 link: 0,
                 from: Duration::ZERO,

@@ -7,8 +7,8 @@ use std::time::Duration;
 use atbus_core::node::NodeConfig;
 use atbus_sim::seeds::for_each_seed;
 use atbus_sim::{
-    Endpoint, Fault, LinkConfig, LinkKind, LossModel, NodeEndpoint, NodeId, RunReport, Scenario,
-    Simulator, Workload,
+    Endpoint, Fault, LinkConfig, LinkKind, NodeEndpoint, NodeId, RunReport, Scenario, Simulator,
+    Workload, presets,
 };
 
 fn run(scenario: Scenario) -> Result<RunReport, String> {
@@ -23,19 +23,6 @@ fn run(scenario: Scenario) -> Result<RunReport, String> {
     Ok(Simulator::new(scenario, &mut factory)
         .map_err(|e| e.to_string())?
         .run())
-}
-
-fn lossy() -> LinkConfig {
-    LinkConfig {
-        delay: Duration::from_millis(15),
-        jitter: Duration::from_millis(10),
-        fifo: false,
-        loss: LossModel::Random { probability: 0.05 },
-        duplicate: 0.02,
-        reorder: 0.05,
-        reorder_delay: Duration::from_millis(20),
-        ..LinkConfig::default()
-    }
 }
 
 #[test]
@@ -53,7 +40,7 @@ fn a_mesh_of_nodes_exchanges_messages_by_name_under_loss() {
                 } else {
                     LinkKind::ByteStream
                 };
-                scenario = scenario.link(a, b, kind, lossy());
+                scenario = scenario.link(a, b, kind, presets::hostile_lan());
             }
         }
         for (i, from) in names.iter().enumerate() {
@@ -90,7 +77,12 @@ fn a_session_fails_over_when_one_of_its_transports_dies() {
                     ..LinkConfig::default()
                 },
             )
-            .link("client-1", "server-1", LinkKind::Datagram, lossy())
+            .link(
+                "client-1",
+                "server-1",
+                LinkKind::Datagram,
+                presets::hostile_lan(),
+            )
             // The cut comes once the datagram link has surely joined the session: its join
             // is resent every second until answered, and with 5 % loss each way a first try
             // fails one time in ten (seed 5 cut at 300 ms, before any join had come through:
@@ -150,7 +142,12 @@ fn a_partition_longer_than_the_idle_timeout_ends_the_session_and_it_comes_back()
         let scenario = Scenario::new("node_reconnect", seed)
             .node("edge-1")
             .node("core-1")
-            .link("edge-1", "core-1", LinkKind::Datagram, lossy())
+            .link(
+                "edge-1",
+                "core-1",
+                LinkKind::Datagram,
+                presets::hostile_lan(),
+            )
             .fault(Fault::Partition {
                 link: 0,
                 from: Duration::from_secs(2),

@@ -173,13 +173,7 @@ impl Runtime for TokioRuntime {
 
     fn listen_unix(&self, path: String) -> BoxFuture<'static, io::Result<Box<dyn StreamListener>>> {
         Box::pin(async move {
-            // A socket file left by a process that died would refuse the bind.
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| {
-                use std::os::unix::fs::FileTypeExt;
-                m.file_type().is_socket()
-            }) {
-                std::fs::remove_file(&path)?;
-            }
+            atbus_driver::remove_stale_unix_socket(&path)?;
             let listener = tokio::net::UnixListener::bind(&path)?;
             Ok(Box::new(UnixListener { listener, path }) as Box<dyn StreamListener>)
         })

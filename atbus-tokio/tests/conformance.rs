@@ -1,38 +1,27 @@
 //! The adapter conformance suite (`atbus_driver::conformance`) under tokio, over real loopback
 //! sockets: TCP, UDP, Unix and in-process links.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use atbus_driver::Runtime;
-use atbus_driver::conformance::{self, SCHEMES};
 use atbus_tokio::TokioRuntime;
 
-fn runtime() -> Arc<dyn Runtime> {
-    Arc::new(TokioRuntime::current())
-}
-
-macro_rules! per_scheme {
-    ($name:ident, $case:path) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            for scheme in SCHEMES {
-                if let Err(error) = $case(runtime(), scheme).await {
-                    panic!("{} over {scheme}: {error}", stringify!($case));
-                }
-            }
-        }
-    };
-}
-
-per_scheme!(messages_both_ways, conformance::messages_both_ways);
-per_scheme!(many_peers, conformance::many_peers);
-per_scheme!(peer_restart, conformance::peer_restart);
-per_scheme!(shutdown_in_flight, conformance::shutdown_in_flight);
-per_scheme!(garbage_peer, conformance::garbage_peer);
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stalled_reader() {
-    if let Err(error) = conformance::stalled_reader(runtime()).await {
-        panic!("stalled_reader: {error}");
+/// Runs one case on a multi-thread tokio runtime with two workers.
+fn run<F, Fut>(name: &str, case: F)
+where
+    F: FnOnce(Arc<dyn Runtime>) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let runtime: Arc<dyn Runtime> = Arc::new(TokioRuntime::new(tokio.handle().clone()));
+    if let Err(error) = tokio.block_on(case(runtime)) {
+        panic!("{name}: {error}");
     }
 }
+
+atbus_driver::conformance_tests!(run);

@@ -219,19 +219,9 @@ impl Node {
     /// `attempt` failed: the owner hears why, the transport (if any) closes, and its dial goes
     /// on with the next address.
     pub(super) fn fail_attempt(&mut self, now: Timestamp, attempt: AttemptId, error: ConnectError) {
-        let Some(a) = self.dialer.attempts.remove(&attempt) else {
+        let Some(a) = self.drop_attempt(attempt, error.close_reason()) else {
             return;
         };
-        self.dialer.timers.remove(&(a.deadline, attempt));
-        if let Some(transport) = a.transport {
-            self.dialer.by_transport.remove(&transport);
-            if self.forget_transport(transport).is_some() {
-                self.events.push_back(NodeEvent::CloseTransport {
-                    transport,
-                    reason: error.close_reason(),
-                });
-            }
-        }
         self.events.push_back(NodeEvent::ConnectFailed {
             attempt,
             peer: a.peer.clone(),
@@ -280,19 +270,23 @@ impl Node {
         let Some(dial) = self.dialer.dials.remove(peer) else {
             return;
         };
-        let Some(attempt) = dial.current else { return };
-        if let Some(a) = self.dialer.attempts.remove(&attempt) {
-            self.dialer.timers.remove(&(a.deadline, attempt));
-            if let Some(transport) = a.transport {
-                self.dialer.by_transport.remove(&transport);
-                if self.forget_transport(transport).is_some() {
-                    self.events.push_back(NodeEvent::CloseTransport {
-                        transport,
-                        reason: CloseReason::Shutdown,
-                    });
-                }
+        if let Some(attempt) = dial.current {
+            self.drop_attempt(attempt, CloseReason::Shutdown);
+        }
+    }
+
+    /// Forgets `attempt` and its timer; its transport, if it has one, closes with `reason`.
+    fn drop_attempt(&mut self, attempt: AttemptId, reason: CloseReason) -> Option<Attempt> {
+        let a = self.dialer.attempts.remove(&attempt)?;
+        self.dialer.timers.remove(&(a.deadline, attempt));
+        if let Some(transport) = a.transport {
+            self.dialer.by_transport.remove(&transport);
+            if self.forget_transport(transport).is_some() {
+                self.events
+                    .push_back(NodeEvent::CloseTransport { transport, reason });
             }
         }
+        Some(a)
     }
 
     /// Attempts past their deadline fail.

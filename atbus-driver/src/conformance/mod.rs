@@ -26,6 +26,63 @@ pub(crate) const STEP: Duration = Duration::from_secs(30);
 /// The transports a case can run over.
 pub const SCHEMES: [&str; 4] = ["tcp", "udp", "unix", "mem"];
 
+/// Runs `case` over every scheme of [`SCHEMES`], in turn; the error names the scheme.
+pub async fn each_scheme<F, Fut>(runtime: Arc<dyn Runtime>, case: F) -> Result<(), String>
+where
+    F: Fn(Arc<dyn Runtime>, &'static str) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    for scheme in SCHEMES {
+        case(runtime.clone(), scheme)
+            .await
+            .map_err(|e| format!("over {scheme}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Declares one `#[test]` per conformance case, so that every adapter runs every case.
+/// `$run` is the adapter's `fn(name: &str, case)`: it runs the future
+/// `case(runtime)` to completion on its runtime and panics, naming the case, on an error.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($run:path) => {
+        #[test]
+        fn messages_both_ways() {
+            $run("messages_both_ways", |rt| {
+                $crate::conformance::each_scheme(rt, $crate::conformance::messages_both_ways)
+            });
+        }
+        #[test]
+        fn many_peers() {
+            $run("many_peers", |rt| {
+                $crate::conformance::each_scheme(rt, $crate::conformance::many_peers)
+            });
+        }
+        #[test]
+        fn peer_restart() {
+            $run("peer_restart", |rt| {
+                $crate::conformance::each_scheme(rt, $crate::conformance::peer_restart)
+            });
+        }
+        #[test]
+        fn shutdown_in_flight() {
+            $run("shutdown_in_flight", |rt| {
+                $crate::conformance::each_scheme(rt, $crate::conformance::shutdown_in_flight)
+            });
+        }
+        #[test]
+        fn garbage_peer() {
+            $run("garbage_peer", |rt| {
+                $crate::conformance::each_scheme(rt, $crate::conformance::garbage_peer)
+            });
+        }
+        #[test]
+        fn stalled_reader() {
+            $run("stalled_reader", $crate::conformance::stalled_reader);
+        }
+    };
+}
+
 /// `fut`, or an error after `limit`.
 pub async fn within<T>(
     runtime: &Arc<dyn Runtime>,
