@@ -1,10 +1,11 @@
 //! Pacing: spreads packets at the congestion controller's rate instead of sending a window's
 //! worth at once, so that bottleneck queues are not overrun by bursts.
 //!
-//! A token bucket of bytes, refilled at the pacing rate and holding at most 1 ms at that rate
-//! (from 2 to 64 datagrams): a packet may go when the bucket is not in debt; sending takes its
-//! size out. A bucket of two datagrams starved real sockets whose timers fire every millisecond
-//! (tokio): pacing then sent far below the rate.
+//! A token bucket of bytes, refilled at the pacing rate and holding at most 2 ms at that rate
+//! (from 2 to 256 datagrams, as quinn's pacer): a packet may go when the bucket is not in debt;
+//! sending takes its size out. Smaller buckets starve real sockets whose timers fire every
+//! millisecond or later (tokio): two datagrams sent far below the rate, and 1 ms capped at 64
+//! datagrams held loopback UDP to about 92 KB per timer tick (124 MB/s; 172 MB/s with this one).
 
 use std::time::Duration;
 
@@ -30,8 +31,8 @@ impl Pacer {
 
     fn refill(&mut self, now: Timestamp, rate: u64) {
         let earned = (now - self.updated).as_secs_f64() * rate as f64;
-        // One millisecond at the rate (a coarse timer's tick), 2 to 64 datagrams.
-        let burst = (rate / 1_000).clamp(2 * self.datagram, 64 * self.datagram);
+        // Two milliseconds at the rate (a coarse timer's tick and its lateness), 2 to 256 datagrams.
+        let burst = (rate / 500).clamp(2 * self.datagram, 256 * self.datagram);
         self.tokens = (self.tokens as f64 + earned).min(burst as f64) as i64;
         self.updated = now;
     }
