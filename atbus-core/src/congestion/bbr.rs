@@ -12,8 +12,17 @@
 //! sending and its acknowledgement, over that time. The bottleneck bandwidth is the maximum
 //! sample over the last 10 rounds (app-limited samples count only when they raise it); the
 //! minimum RTT comes from the connection. Window = 2 × bandwidth × min RTT (at least four
-//! packets); pacing rate = gain × bandwidth. Losses do not reduce either; persistent congestion
-//! (three probe timeouts in a row) restarts from Startup.
+//! packets) plus the ack aggregation allowance; pacing rate = gain × bandwidth. Losses do not
+//! reduce either; persistent congestion (three probe timeouts in a row) restarts from Startup.
+//!
+//! Ack aggregation (as Linux BBR's `extra_acked`): acknowledgements that arrive in bursts —
+//! a receiver that reads a batch of datagrams and answers once, GRO, Wi-Fi — deliver more in a
+//! burst than the bandwidth explains, then nothing for a while. A window of 2 × BDP from the
+//! *idle* minimum RTT then runs dry between bursts, and the sender waits with the link idle.
+//! Each "ack epoch" measures the bytes acknowledged beyond `bandwidth × time` since the epoch
+//! began (it restarts whenever acknowledgements fall behind the bandwidth); the maximum excess
+//! over the last 10 rounds, at most 100 ms at the bandwidth, is added to the window. On loopback
+//! this took atbus-tokio UDP (B4) from 172 to 335 MB/s; the simulated B3 links barely move.
 //!
 //! Left out, knowingly: ProbeRTT (the minimum RTT is never re-measured by draining the queue),
 //! and BBR v2's loss and ECN bounds.
@@ -29,6 +38,10 @@ const STARTUP_GAIN: f64 = 2.885;
 const PROBE_GAINS: [f64; 8] = [1.25, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
 const BANDWIDTH_WINDOW_ROUNDS: u64 = 10;
 const FULL_PIPE_ROUNDS: u32 = 3;
+/// An ack epoch restarts after this many bytes (as Linux BBR), so the excess stays recent.
+const MAX_ACK_EPOCH_BYTES: u64 = 1 << 20;
+/// Largest ack aggregation allowance, in time at the bandwidth.
+const MAX_EXTRA_ACKED: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -64,6 +77,10 @@ pub struct Bbr {
     full_bandwidth_rounds: u32,
     min_rtt: Option<Duration>,
     bytes_in_flight: u64,
+    /// When the current ack epoch began, and the bytes acknowledged in it.
+    ack_epoch: Option<(Timestamp, u64)>,
+    /// Most bytes acknowledged beyond the bandwidth in an epoch, over the last rounds.
+    extra_acked: WindowedMax,
 }
 
 impl Bbr {
@@ -83,6 +100,8 @@ impl Bbr {
             full_bandwidth_rounds: 0,
             min_rtt: None,
             bytes_in_flight: 0,
+            ack_epoch: None,
+            extra_acked: WindowedMax::new(BANDWIDTH_WINDOW_ROUNDS),
         }
     }
 
@@ -95,6 +114,28 @@ impl Bbr {
         let bandwidth = self.bandwidth.get();
         let rtt = self.min_rtt?;
         (bandwidth > 0).then_some((bandwidth as f64 * rtt.as_secs_f64()) as u64)
+    }
+
+    /// Measures how far acknowledgements ran ahead of the bandwidth in this epoch.
+    fn update_ack_aggregation(&mut self, now: Timestamp, acked: u64) {
+        let bandwidth = self.bandwidth.get();
+        if bandwidth == 0 {
+            return;
+        }
+        let (start, mut epoch_acked) = self.ack_epoch.unwrap_or((now, 0));
+        let mut expected = (bandwidth as f64 * (now - start).as_secs_f64()) as u64;
+        let mut start = start;
+        if epoch_acked <= expected || epoch_acked + acked >= MAX_ACK_EPOCH_BYTES {
+            // Acknowledgements caught up with (or fell behind) the bandwidth: a new epoch.
+            start = now;
+            epoch_acked = 0;
+            expected = 0;
+        }
+        epoch_acked += acked;
+        self.ack_epoch = Some((start, epoch_acked));
+        let cap = (bandwidth as f64 * MAX_EXTRA_ACKED.as_secs_f64()) as u64;
+        let extra = epoch_acked.saturating_sub(expected).min(cap);
+        self.extra_acked.update(self.round, extra);
     }
 
     fn pacing_gain(&self) -> f64 {
@@ -194,6 +235,7 @@ impl CongestionController for Bbr {
                 self.bandwidth.update(self.round, rate);
             }
         }
+        self.update_ack_aggregation(now, bytes);
         self.advance_state(now, round_ended);
     }
 
@@ -216,7 +258,9 @@ impl CongestionController for Bbr {
     fn window(&self) -> u64 {
         let floor = 4 * self.max_datagram;
         match self.bdp() {
-            Some(bdp) => ((bdp as f64 * self.cwnd_gain()) as u64).max(floor),
+            Some(bdp) => {
+                ((bdp as f64 * self.cwnd_gain()) as u64 + self.extra_acked.get()).max(floor)
+            }
             None => 10 * self.max_datagram,
         }
     }
@@ -237,19 +281,25 @@ impl CongestionController for Bbr {
 mod tests {
     use super::*;
 
-    /// A sender on a 1 MB/s, 100 ms path: each packet is acknowledged RTT + queueing later.
-    #[test]
-    fn finds_the_bottleneck_and_leaves_startup() {
-        let mut bbr = Bbr::new(1_000, Duration::from_millis(100));
-        let rate = 1_000_000u64; // bytes per second
-        let rtt = Duration::from_millis(100);
+    /// Runs `bbr` on a path of `rate` bytes per second and `rtt` for `duration`, in 1 ms
+    /// steps. Acknowledgements due are released only every `ack_batch` (a receiver that
+    /// answers once per batch). Returns the bytes delivered.
+    fn run_path(
+        bbr: &mut Bbr,
+        rate: u64,
+        rtt: Duration,
+        ack_batch: Duration,
+        duration: Duration,
+    ) -> u64 {
         let mut link_free = Timestamp::ZERO;
         let mut in_flight: Vec<(u64, Timestamp, Timestamp)> = Vec::new();
         let mut now = Timestamp::ZERO;
         let mut number = 0;
         let mut bytes_in_flight = 0;
         let mut credit = 0.0;
-        while now < Timestamp::from_millis(5_000) {
+        let mut delivered = 0;
+        let end = Timestamp::ZERO + duration;
+        while now < end {
             // Send while the window and the pacer allow (pacing credit accrues per millisecond).
             credit = (credit + bbr.pacing_rate().unwrap() as f64 / 1_000.0).min(2_000.0);
             while bytes_in_flight + 1_000 <= bbr.window() && credit >= 1_000.0 {
@@ -267,16 +317,31 @@ mod tests {
                 in_flight.push((number, now, link_free + rtt));
             }
             now += Duration::from_millis(1);
+            if (now - Timestamp::ZERO).as_nanos() % ack_batch.as_nanos() != 0 {
+                continue;
+            }
             in_flight.retain(|&(n, sent, acked_at)| {
                 if acked_at <= now {
                     bbr.on_ack(now, n, sent, 1_000, rtt, rtt);
                     bytes_in_flight -= 1_000;
+                    delivered += 1_000;
                     false
                 } else {
                     true
                 }
             });
         }
+        delivered
+    }
+
+    /// A sender on a 1 MB/s, 100 ms path: each packet is acknowledged RTT + queueing later.
+    #[test]
+    fn finds_the_bottleneck_and_leaves_startup() {
+        let mut bbr = Bbr::new(1_000, Duration::from_millis(100));
+        let rate = 1_000_000u64; // bytes per second
+        let rtt = Duration::from_millis(100);
+        let second = Duration::from_secs(1);
+        run_path(&mut bbr, rate, rtt, Duration::from_millis(1), 5 * second);
         assert!(
             matches!(bbr.state, State::ProbeBw { .. }),
             "{:?}",
@@ -287,7 +352,8 @@ mod tests {
             (estimate - rate as f64).abs() < 0.1 * rate as f64,
             "estimate {estimate}"
         );
-        // About two bandwidth-delay products in flight.
+        // About two bandwidth-delay products in flight (smooth acknowledgements: little
+        // aggregation allowance).
         assert!(
             (150_000..=260_000).contains(&bbr.window()),
             "{}",
@@ -295,7 +361,36 @@ mod tests {
         );
         // Loss does not shrink it.
         let before = bbr.window();
+        let now = Timestamp::ZERO + 5 * second;
         bbr.on_congestion_event(now, now);
         assert_eq!(bbr.window(), before);
+    }
+
+    /// Acknowledgements released in bursts every 20 ms on a 10 ms path: a window of 2 × BDP
+    /// (20 KB) runs dry between bursts; the aggregation allowance keeps the link busy.
+    #[test]
+    fn bursts_of_acknowledgements_widen_the_window_and_keep_the_link_busy() {
+        let mut bbr = Bbr::new(1_000, Duration::from_millis(100));
+        let rate = 1_000_000u64;
+        let rtt = Duration::from_millis(10);
+        let seconds = 5;
+        let delivered = run_path(
+            &mut bbr,
+            rate,
+            rtt,
+            Duration::from_millis(20),
+            Duration::from_secs(seconds),
+        );
+        let bdp = rate / 100;
+        assert!(
+            bbr.window() >= 2 * bdp + 15_000,
+            "window {} with the bursts",
+            bbr.window()
+        );
+        assert!(
+            delivered >= rate * seconds * 8 / 10,
+            "delivered {delivered} of {} the link could carry",
+            rate * seconds
+        );
     }
 }
