@@ -9,7 +9,8 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use async_io::{Async, Timer};
-use atbus_driver::{BoxFuture, DatagramSocket, Runtime, StreamListener, StreamSocket};
+use atbus_driver::quinn_udp::UdpSockRef;
+use atbus_driver::{BoxFuture, DatagramSocket, Direction, Runtime, StreamListener, StreamSocket};
 
 /// Socket buffer size asked for on UDP sockets (the kernel may cap it).
 const UDP_BUFFER: usize = 4 * 1024 * 1024;
@@ -155,23 +156,28 @@ impl DatagramSocket for Udp {
         }
     }
 
-    fn poll_send_to(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-        to: SocketAddr,
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            match self.0.get_ref().send_to(buf, to) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                result => return Poll::Ready(result),
-            }
-            match self.0.poll_writable(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
+    fn try_send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.0.get_ref().send_to(buf, to)
+    }
+
+    fn poll_ready(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<io::Result<()>> {
+        match direction {
+            Direction::Receive => self.0.poll_readable(cx),
+            Direction::Send => self.0.poll_writable(cx),
         }
+    }
+
+    fn try_io(
+        &self,
+        _direction: Direction,
+        op: &mut dyn FnMut(UdpSockRef<'_>) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        // async-io keeps no readiness to clear: the next `poll_ready` waits for a new event.
+        op(self.0.get_ref().into())
+    }
+
+    fn configure(&self, op: &mut dyn FnMut(UdpSockRef<'_>) -> io::Result<()>) -> io::Result<()> {
+        op(self.0.get_ref().into())
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {

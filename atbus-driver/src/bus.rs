@@ -161,6 +161,9 @@ pub struct BusConfig {
     pub listen: Vec<String>,
     /// Discovery records of other nodes, known from the start.
     pub records: Vec<NodeRecord>,
+    /// Batched UDP IO (`recvmmsg`, and GSO/GRO where the kernel has them); off, one datagram
+    /// per system call. On by default.
+    pub udp_offload: bool,
 }
 
 impl BusConfig {
@@ -170,6 +173,7 @@ impl BusConfig {
             node: NodeConfig::new(name),
             listen: Vec::new(),
             records: Vec::new(),
+            udp_offload: true,
         }
     }
 }

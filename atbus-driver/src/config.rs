@@ -14,6 +14,7 @@
 //! handshake_timeout_ms: 30000 # [first_idle_timeout]
 //! connect_timeout_ms: 10000
 //! ping_interval_ms: 8000      # [ping_interval]
+//! udp_offload: true           # recvmmsg, GSO and GRO where the kernel has them
 //! ```
 
 use std::collections::BTreeMap;
@@ -53,6 +54,8 @@ pub struct FileConfig {
     pub connect_timeout_ms: u64,
     /// Keep-alive interval, milliseconds.
     pub ping_interval_ms: u64,
+    /// Batched UDP IO (`recvmmsg`, GSO, GRO); off, one datagram per system call.
+    pub udp_offload: bool,
 }
 
 impl Default for FileConfig {
@@ -72,6 +75,7 @@ impl Default for FileConfig {
             handshake_timeout_ms: millis(node.handshake_deadline),
             connect_timeout_ms: millis(node.connect_timeout),
             ping_interval_ms: millis(node.connection.ping_interval),
+            udp_offload: config.udp_offload,
         }
     }
 }
@@ -85,6 +89,7 @@ impl FileConfig {
     /// something that differs per run, such as the clock, so that restarts are new instances).
     pub fn into_bus_config(self, seed_fallback: u64) -> BusConfig {
         let mut config = BusConfig::new(self.name.clone());
+        config.udp_offload = self.udp_offload;
         let node = &mut config.node;
         node.seed = self.seed.unwrap_or(seed_fallback);
         node.connection.max_message_size = self.message_size_limit;

@@ -26,8 +26,9 @@ use atbus_core::node::{AttemptId, Node, NodeEvent, NodeSendError, TransportId, T
 use atbus_core::stream::WriteError;
 
 use crate::bus::{BusConfig, BusEvent, Message, SendError, ShutdownReport, StartError};
+use crate::datagram::{DatagramLink, GsoBatch, spawn_datagram};
 use crate::input::{Command, Input, Reply};
-use crate::links::{DatagramLink, StreamWriter, spawn_datagram, spawn_stream};
+use crate::links::{StreamWriter, spawn_stream};
 use crate::listen::{Listening, bind_all};
 use crate::runtime::Runtime;
 
@@ -71,6 +72,8 @@ pub(crate) struct Driver {
     held: VecDeque<HeldSend>,
     shutdown: Option<Shutdown>,
     buf: BytesMut,
+    /// Whether UDP sockets batch their IO (`BusConfig::udp_offload`).
+    udp_offload: bool,
     /// Keeps the listeners' accept tasks alive (dropping it stops them).
     _listening: Listening,
 }
@@ -114,13 +117,17 @@ impl Driver {
         let mut udp = Vec::new();
         for socket in sockets {
             let index = udp.len();
-            let link =
-                spawn_datagram(&*runtime, index, socket, inputs_tx.clone()).map_err(|source| {
-                    StartError::Listen {
-                        address: "udp".into(),
-                        source,
-                    }
-                })?;
+            let link = spawn_datagram(
+                &*runtime,
+                index,
+                socket,
+                config.udp_offload,
+                inputs_tx.clone(),
+            )
+            .map_err(|source| StartError::Listen {
+                address: "udp".into(),
+                source,
+            })?;
             udp.push(link);
         }
         if !listening.addresses.is_empty() {
@@ -151,6 +158,7 @@ impl Driver {
             held: VecDeque::new(),
             shutdown: None,
             buf: BytesMut::with_capacity(64 * 1024),
+            udp_offload: config.udp_offload,
             _listening: listening,
         };
         Ok((driver, inputs_tx, credits_tx, received, record))
@@ -248,6 +256,7 @@ impl Driver {
                                 &*self.runtime,
                                 index,
                                 socket,
+                                self.udp_offload,
                                 self.inputs_tx.clone(),
                             ) {
                                 Ok(link) => {
@@ -279,19 +288,21 @@ impl Driver {
                     self.node.handle_input(now, id, data);
                 }
             }
-            Input::Datagram { socket, from, data } => {
-                let id = match self.udp_peers.get(&(socket, from)) {
-                    Some(id) => *id,
-                    None => {
-                        let id = self
-                            .node
-                            .handle_transport_accepted(now, TransportKind::Datagram);
-                        self.udp_peers.insert((socket, from), id);
-                        self.udp_of.insert(id, (socket, from));
-                        id
-                    }
-                };
-                self.node.handle_input(now, id, data);
+            Input::Datagrams { socket, batch } => {
+                for (from, data) in batch {
+                    let id = match self.udp_peers.get(&(socket, from)) {
+                        Some(id) => *id,
+                        None => {
+                            let id = self
+                                .node
+                                .handle_transport_accepted(now, TransportKind::Datagram);
+                            self.udp_peers.insert((socket, from), id);
+                            self.udp_of.insert(id, (socket, from));
+                            id
+                        }
+                    };
+                    self.node.handle_input(now, id, data);
+                }
             }
             Input::Closed(id, error) => {
                 if self.streams.remove(&id).is_some() {
@@ -431,10 +442,36 @@ impl Driver {
         loop {
             let now = self.now();
             let mut progressed = false;
-            while let Some(id) = self.node.poll_transmit(now, &mut self.buf) {
-                let data = self.buf.split().freeze();
-                self.transmit(id, data);
+            // Consecutive datagrams to one peer leave as one GSO batch where the socket can.
+            let mut batch: Option<GsoBatch> = None;
+            loop {
+                let start = self.buf.len();
+                let Some(id) = self.node.poll_transmit(now, &mut self.buf) else {
+                    break;
+                };
                 progressed = true;
+                let len = self.buf.len() - start;
+                let udp = self.udp_of.get(&id).copied();
+                if let (Some(b), Some((socket, to))) = (&mut batch, udp)
+                    && b.push(socket, to, len, self.udp[socket].max_segments())
+                {
+                    continue;
+                }
+                let tail = self.buf.split_off(start);
+                if let Some(b) = batch.take() {
+                    self.send_batch(b);
+                }
+                self.buf.unsplit(tail);
+                match udp {
+                    Some((socket, to)) => batch = Some(GsoBatch::new(socket, to, len)),
+                    None => {
+                        let data = self.buf.split().freeze();
+                        self.transmit(id, data);
+                    }
+                }
+            }
+            if let Some(b) = batch {
+                self.send_batch(b);
             }
             while let Some(event) = self.node.poll_event() {
                 self.event(event);
@@ -452,8 +489,15 @@ impl Driver {
                 self.node.set_transport_writable(id, false);
             }
         } else if let Some(&(index, to)) = self.udp_of.get(&id) {
-            self.udp[index].send(to, data);
+            self.udp[index].send(to, data, None);
         }
+    }
+
+    /// Sends the datagrams of `batch`, which are all of `self.buf`.
+    fn send_batch(&mut self, batch: GsoBatch) {
+        let data = self.buf.split().freeze();
+        debug_assert_eq!(data.len(), batch.len);
+        self.udp[batch.socket].send(batch.to, data, batch.segment_size());
     }
 
     fn publish(&mut self, event: BusEvent) {

@@ -36,11 +36,10 @@ pub(crate) enum Input {
     },
     /// Bytes arrived on a byte-stream transport.
     Data(TransportId, Bytes),
-    /// A datagram arrived on UDP socket `socket` from `from`.
-    Datagram {
+    /// Datagrams arrived on UDP socket `socket`, each with its source.
+    Datagrams {
         socket: usize,
-        from: SocketAddr,
-        data: Bytes,
+        batch: Vec<(SocketAddr, Bytes)>,
     },
     /// A transport's socket closed or failed.
     Closed(TransportId, Option<io::Error>),

@@ -28,6 +28,7 @@ mod bus;
 mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod datagram;
 mod driver;
 mod input;
 mod links;
@@ -39,6 +40,8 @@ pub use bus::{
     Bus, BusConfig, BusEvent, BusMetrics, Message, SendError, ShutdownReport, StartError,
 };
 pub use config::FileConfig;
+/// The batched UDP IO crate the driver uses, for adapters' [`DatagramSocket::try_io`].
+pub use quinn_udp;
 #[cfg(unix)]
 pub use runtime::remove_stale_unix_socket;
-pub use runtime::{BoxFuture, DatagramSocket, Runtime, StreamListener, StreamSocket};
+pub use runtime::{BoxFuture, DatagramSocket, Direction, Runtime, StreamListener, StreamSocket};

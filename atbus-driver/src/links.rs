@@ -1,16 +1,15 @@
-//! The socket tasks: a reader and a writer per byte stream, a reader and a writer per UDP
-//! socket. They move bytes between sockets and the run loop and know nothing of the protocol.
+//! The byte-stream socket tasks: a reader and a writer per byte stream (UDP sockets are in
+//! `datagram`). They move bytes between sockets and the run loop and know nothing of the
+//! protocol.
 //!
 //! Backpressure: a byte stream's writer has a bounded queue. When the run loop finds it full,
 //! it keeps what it could not queue, marks the writer *blocked* and tells the node to stop
 //! sending on that transport (the session's other paths take the data); the writer, once its
-//! queue is empty again, reports it writable. A full UDP queue drops the datagram, which the
-//! protocol treats as loss (congestion control slows down).
+//! queue is empty again, reports it writable.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -18,7 +17,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use atbus_core::node::TransportId;
 
 use crate::input::Input;
-use crate::runtime::{DatagramSocket, RecvFrom, Runtime, SendTo, StreamSocket};
+use crate::runtime::{Runtime, StreamSocket};
 
 /// Chunks a byte stream's writer queues before it counts as full.
 const WRITE_QUEUE: usize = 256;
@@ -28,10 +27,6 @@ const WRITE_BATCH: usize = 256 * 1024;
 const MAX_WRITE_SLICES: usize = 64;
 /// Read buffer per byte stream.
 const READ_CHUNK: usize = 64 * 1024;
-/// Datagrams a UDP socket's writer queues before it drops.
-const DATAGRAM_QUEUE: usize = 4_096;
-/// Largest datagram read.
-const MAX_DATAGRAM: usize = 65_536;
 
 /// The run loop's end of a byte stream's writer task.
 pub(crate) struct StreamWriter {
@@ -176,94 +171,4 @@ pub(crate) fn spawn_stream(
         overflow: VecDeque::new(),
         _stop: stop,
     }
-}
-
-/// The run loop's end of a UDP socket.
-pub(crate) struct DatagramLink {
-    queue: async_channel::Sender<(SocketAddr, Bytes)>,
-    /// Datagrams dropped because the queue was full.
-    pub dropped: Arc<AtomicU64>,
-    /// The address the socket is bound to.
-    pub local: SocketAddr,
-    /// Dropped with the link: stops the reader, which releases the socket.
-    _stop: async_channel::Sender<()>,
-}
-
-impl DatagramLink {
-    /// Queues a datagram to `to`, or drops it when the queue is full (the protocol sees a loss).
-    pub fn send(&self, to: SocketAddr, data: Bytes) {
-        if self.queue.try_send((to, data)).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Starts the reader and writer tasks of UDP socket number `index`.
-pub(crate) fn spawn_datagram(
-    runtime: &dyn Runtime,
-    index: usize,
-    socket: Arc<dyn DatagramSocket>,
-    inputs: async_channel::Sender<Input>,
-) -> std::io::Result<DatagramLink> {
-    let local = socket.local_addr()?;
-    let (queue, queued) = async_channel::bounded::<(SocketAddr, Bytes)>(DATAGRAM_QUEUE);
-    let dropped = Arc::new(AtomicU64::new(0));
-    let (stop, stopped) = async_channel::bounded::<()>(1);
-    {
-        let socket = socket.clone();
-        runtime.spawn(Box::pin(async move {
-            while let Ok((to, data)) = queued.recv().await {
-                let sent = SendTo {
-                    socket: &*socket,
-                    data: &data,
-                    to,
-                }
-                .await;
-                if let Err(error) = sent {
-                    // A datagram that cannot go is a loss; the socket stays.
-                    tracing::trace!(%to, %error, "datagram not sent");
-                }
-            }
-        }));
-    }
-    runtime.spawn(Box::pin(async move {
-        let mut buf = vec![0u8; MAX_DATAGRAM];
-        loop {
-            let receive = async {
-                Some(
-                    RecvFrom {
-                        socket: &*socket,
-                        buf: &mut buf,
-                    }
-                    .await,
-                )
-            };
-            let received = futures_lite::future::or(receive, async {
-                let _ = stopped.recv().await;
-                None
-            })
-            .await;
-            let Some(received) = received else { return };
-            match received {
-                Ok((n, from)) => {
-                    let input = Input::Datagram {
-                        socket: index,
-                        from,
-                        data: Bytes::copy_from_slice(&buf[..n]),
-                    };
-                    if inputs.send(input).await.is_err() {
-                        return;
-                    }
-                }
-                // ICMP errors (a closed port) surface here on some platforms: not fatal.
-                Err(error) => tracing::trace!(%error, "datagram receive error"),
-            }
-        }
-    }));
-    Ok(DatagramLink {
-        queue,
-        dropped,
-        local,
-        _stop: stop,
-    })
 }

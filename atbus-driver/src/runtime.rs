@@ -38,7 +38,20 @@ pub trait StreamListener: Send {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<StreamSocket>>;
 }
 
-/// A UDP socket, shared by the tasks that read and write it.
+/// Which way a socket operation goes, for readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Receiving: the socket is readable.
+    Receive,
+    /// Sending: the socket is writable.
+    Send,
+}
+
+/// A UDP socket, shared by the run loop and the tasks that read and write it.
+///
+/// Two ways in: one datagram at a time (`poll_recv_from`, `try_send_to`), and
+/// raw non-blocking operations on the socket (`poll_ready`, `try_io`), through which the driver
+/// batches with [`quinn_udp`]: `recvmmsg`, and GSO and GRO where the platform has them.
 pub trait DatagramSocket: Send + Sync {
     /// Receives one datagram into `buf`: its length and source.
     fn poll_recv_from(
@@ -47,13 +60,27 @@ pub trait DatagramSocket: Send + Sync {
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>>;
 
-    /// Sends one datagram to `to`.
-    fn poll_send_to(
+    /// Sends one datagram to `to` now, or fails with `WouldBlock`.
+    fn try_send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize>;
+
+    /// Ready when the socket may be ready for `direction` (it may be wrong: `try_io` then
+    /// fails with `WouldBlock` and the caller polls again).
+    fn poll_ready(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<io::Result<()>>;
+
+    /// Runs one non-blocking operation on the socket. A `WouldBlock` from `op` clears the
+    /// readiness the runtime recorded for `direction`; the runtime may also answer
+    /// `WouldBlock` without running `op` when it knows the socket is not ready.
+    fn try_io(
         &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-        to: SocketAddr,
-    ) -> Poll<io::Result<usize>>;
+        direction: Direction,
+        op: &mut dyn FnMut(quinn_udp::UdpSockRef<'_>) -> io::Result<usize>,
+    ) -> io::Result<usize>;
+
+    /// Runs `op` on the socket at once, with no readiness involved: for setting options.
+    fn configure(
+        &self,
+        op: &mut dyn FnMut(quinn_udp::UdpSockRef<'_>) -> io::Result<()>,
+    ) -> io::Result<()>;
 
     /// The address it is bound to.
     fn local_addr(&self) -> io::Result<SocketAddr>;
@@ -100,19 +127,27 @@ pub fn remove_stale_unix_socket(path: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// A future that sends one datagram.
-pub(crate) struct SendTo<'a> {
-    pub socket: &'a dyn DatagramSocket,
-    pub data: &'a [u8],
-    pub to: SocketAddr,
-}
-
-impl Future for SendTo<'_> {
-    type Output = io::Result<usize>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.socket.poll_send_to(cx, self.data, self.to)
-    }
+/// Sends one datagram, waiting while the socket is full.
+#[cfg(feature = "conformance")]
+pub(crate) async fn send_to(
+    socket: &dyn DatagramSocket,
+    data: &[u8],
+    to: SocketAddr,
+) -> io::Result<usize> {
+    std::future::poll_fn(|cx| {
+        loop {
+            match socket.try_send_to(data, to) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                result => return Poll::Ready(result),
+            }
+            match socket.poll_ready(cx, Direction::Send) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    })
+    .await
 }
 
 /// A future that receives one datagram.

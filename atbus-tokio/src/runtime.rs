@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use atbus_driver::{BoxFuture, DatagramSocket, Runtime, StreamListener, StreamSocket};
+use atbus_driver::quinn_udp::UdpSockRef;
+use atbus_driver::{BoxFuture, DatagramSocket, Direction, Runtime, StreamListener, StreamSocket};
+use tokio::io::Interest;
 use tokio::io::ReadBuf;
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
@@ -100,13 +102,32 @@ impl DatagramSocket for Udp {
         }
     }
 
-    fn poll_send_to(
+    fn try_send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.0.try_send_to(buf, to)
+    }
+
+    fn poll_ready(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<io::Result<()>> {
+        match direction {
+            Direction::Receive => self.0.poll_recv_ready(cx),
+            Direction::Send => self.0.poll_send_ready(cx),
+        }
+    }
+
+    fn try_io(
         &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-        to: SocketAddr,
-    ) -> Poll<io::Result<usize>> {
-        self.0.poll_send_to(cx, buf, to)
+        direction: Direction,
+        op: &mut dyn FnMut(UdpSockRef<'_>) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let interest = match direction {
+            Direction::Receive => Interest::READABLE,
+            Direction::Send => Interest::WRITABLE,
+        };
+        // tokio clears its readiness when `op` would block.
+        self.0.try_io(interest, || op((&self.0).into()))
+    }
+
+    fn configure(&self, op: &mut dyn FnMut(UdpSockRef<'_>) -> io::Result<()>) -> io::Result<()> {
+        op((&self.0).into())
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {

@@ -29,7 +29,9 @@
 //! Run: `cargo run --release -p atbus-bench --bin b4_sockets [reps] [window-ms]` (defaults
 //! 5 repetitions of 1,000 ms after a 300 ms warm-up; about a minute in all). For a closer look:
 //! `B4_CASE=<part of a case title>` and `B4_ONLY=<part of a contender name>` select (the
-//! baseline row stays, empty), `B4_DEBUG=1` prints messages sent and received per run.
+//! baseline row stays, empty), `B4_DEBUG=1` prints messages sent and received per run and the
+//! sender's path figures (packets, losses, RTT), `B4_CC=newreno|off` swaps atbus's congestion
+//! controller (BBR by default).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -196,6 +198,15 @@ async fn start_atbus(
         .map_err(|e| e.to_string())?;
     let mut config = BusConfig::new(format!("b4-sender-{run}"));
     config.node.seed = 2 * run + 2;
+    match std::env::var("B4_CC").as_deref() {
+        Ok("newreno") => {
+            config.node.connection.congestion = atbus_core::congestion::CongestionKind::NewReno
+        }
+        Ok("off") => {
+            config.node.connection.congestion = atbus_core::congestion::CongestionKind::Disabled
+        }
+        _ => {}
+    }
     config.records = vec![receiver.record()];
     let sender = Bus::start(runtime.clone(), config)
         .await
@@ -242,6 +253,18 @@ async fn start_atbus(
                 .await
                 .map_err(|_| "the atbus sender did not stop (a send never returned)".to_owned())?
                 .map_err(|_| "the atbus sender task died".to_owned())?;
+            if std::env::var_os("B4_DEBUG").is_some()
+                && let Some(metrics) = sender.metrics().await
+            {
+                for (peer, m) in &metrics.peers {
+                    let t = &m.transport;
+                    eprintln!(
+                        "  sender → {peer}: {} connection(s), packets sent {} lost {}, \
+                         retransmitted fragments {}, rtt {:?}",
+                        m.connections, t.packets_sent, t.packets_lost, t.retransmissions, t.rtt
+                    );
+                }
+            }
             sender.shutdown(Duration::ZERO).await;
             receiver.shutdown(Duration::ZERO).await;
             tokio::time::timeout(STOP_LIMIT, received_rx)

@@ -83,13 +83,9 @@ pub async fn garbage_peer(runtime: Arc<dyn Runtime>, scheme: &str) -> Result<(),
         let noise = garbage(64 * 1024);
         for i in 0..200 {
             let len = 1 + (i * 331) % 1_400;
-            crate::runtime::SendTo {
-                socket: &*socket,
-                data: &noise[i..i + len],
-                to,
-            }
-            .await
-            .map_err(|e| e.to_string())?;
+            crate::runtime::send_to(&*socket, &noise[i..i + len], to)
+                .await
+                .map_err(|e| e.to_string())?;
         }
     } else {
         let mut raw = raw_connect(&runtime, &address).await?;

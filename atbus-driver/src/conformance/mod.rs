@@ -23,8 +23,10 @@ use crate::{Bus, BusConfig, Runtime};
 /// How long any one step may take before the case fails (generous: CI machines are slow).
 pub(crate) const STEP: Duration = Duration::from_secs(30);
 
-/// The transports a case can run over.
-pub const SCHEMES: [&str; 4] = ["tcp", "udp", "unix", "mem"];
+/// The transports a case can run over. `udp-plain` is UDP with `udp_offload` off (one
+/// datagram per system call) on both ends: the cases name their buses after the scheme, and
+/// [`start`] turns offload off for a name that ends in it.
+pub const SCHEMES: [&str; 5] = ["tcp", "udp", "udp-plain", "unix", "mem"];
 
 /// Runs `case` over every scheme of [`SCHEMES`], in turn; the error names the scheme.
 pub async fn each_scheme<F, Fut>(runtime: Arc<dyn Runtime>, case: F) -> Result<(), String>
@@ -105,7 +107,7 @@ pub fn listen_address(scheme: &str) -> String {
     let pid = std::process::id();
     match scheme {
         "tcp" => "tcp://127.0.0.1:0".into(),
-        "udp" => "udp://127.0.0.1:0".into(),
+        "udp" | "udp-plain" => "udp://127.0.0.1:0".into(),
         "unix" => format!(
             "unix://{}/atbus-{pid}-{n}.sock",
             std::env::temp_dir().display()
@@ -115,7 +117,8 @@ pub fn listen_address(scheme: &str) -> String {
     }
 }
 
-/// Starts a bus called `name` listening on one address of `scheme` (or nowhere).
+/// Starts a bus called `name` listening on one address of `scheme` (or nowhere); a name that
+/// ends in `udp-plain` runs UDP without offload.
 pub async fn start(
     runtime: &Arc<dyn Runtime>,
     name: &str,
@@ -124,6 +127,7 @@ pub async fn start(
     let mut config = BusConfig::new(name);
     config.node.seed = seed_of(name);
     config.listen = scheme.map(listen_address).into_iter().collect();
+    config.udp_offload = !name.ends_with("udp-plain");
     Bus::start(runtime.clone(), config)
         .await
         .map_err(|e| format!("{name}: {e}"))
