@@ -31,7 +31,7 @@
 //! `B4_CASE=<part of a case title>` and `B4_ONLY=<part of a contender name>` select (the
 //! baseline row stays, empty), `B4_DEBUG=1` prints messages sent and received per run and the
 //! sender's path figures (packets, losses, RTT), `B4_CC=newreno|off` swaps atbus's congestion
-//! controller (BBR by default).
+//! controller (BBR by default), `B4_OFFLOAD=off` turns atbus's batched UDP IO off.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -193,6 +193,7 @@ async fn start_atbus(
     let mut config = BusConfig::new(format!("b4-receiver-{run}"));
     config.node.seed = 2 * run + 1;
     config.listen = vec![format!("{scheme}://127.0.0.1:0")];
+    config.udp_offload = offload();
     let receiver = Bus::start(runtime.clone(), config)
         .await
         .map_err(|e| e.to_string())?;
@@ -208,6 +209,7 @@ async fn start_atbus(
         _ => {}
     }
     config.records = vec![receiver.record()];
+    config.udp_offload = offload();
     let sender = Bus::start(runtime.clone(), config)
         .await
         .map_err(|e| e.to_string())?;
@@ -275,6 +277,11 @@ async fn start_atbus(
         }) as Pin<Box<dyn Future<Output = Result<(), String>> + Send>>
     };
     Ok(Running { counters, stop })
+}
+
+/// atbus's batched UDP IO, unless `B4_OFFLOAD=off`.
+fn offload() -> bool {
+    std::env::var("B4_OFFLOAD").map_or(true, |v| v != "off")
 }
 
 /// `count` sends of `payload` polled together from one task (they enter the bus's queue in

@@ -378,6 +378,7 @@ impl Node {
         }
         let adopt_until = (new && initiated).then(|| now + self.config.connect_timeout);
         let entry = self.peers.entry(peer.clone()).or_insert_with(|| Peer {
+            name: std::sync::Arc::from(peer.as_str()),
             session: Session::new(self.config.connection.clone()),
             session_id: established.session_id,
             instance: established.peer_instance,

@@ -83,6 +83,7 @@ use handshaking::drain_handshake;
 mod transport;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -153,6 +154,8 @@ impl NodeConfig {
 /// A session with a peer.
 #[derive(Debug)]
 struct Peer {
+    /// The peer's name, shared with the node's timer and activity sets (no copies).
+    name: Arc<str>,
     session: Session,
     session_id: SessionId,
     /// The peer's instance (its current run).
@@ -185,10 +188,10 @@ pub struct Node {
     events: VecDeque<NodeEvent>,
     /// Sessions by their next timeout: the node finds what is due without looking at the
     /// others (an idle peer costs nothing until its keep-alive).
-    timers: BTreeSet<(Timestamp, String)>,
+    timers: BTreeSet<(Timestamp, Arc<str>)>,
     /// Sessions that may have something to send (after input, a timeout or a send); one that
     /// has nothing leaves the set when polled.
-    active: BTreeSet<String>,
+    active: BTreeSet<Arc<str>>,
     /// Transports with handshake frames to send, or closing.
     outbox_ready: BTreeSet<TransportId>,
     /// Handshake timers by deadline (a transport's filed deadline is in `handshake_deadline`).
@@ -285,18 +288,20 @@ impl Node {
             return;
         }
         if let Some(old) = p.deadline {
-            self.timers.remove(&(old, name.to_owned()));
+            self.timers.remove(&(old, p.name.clone()));
         }
         if let Some(next) = next {
-            self.timers.insert((next, name.to_owned()));
+            self.timers.insert((next, p.name.clone()));
         }
         p.deadline = next;
     }
 
     /// The session with `name` changed: it may have something to send, and its timers moved.
     fn touch(&mut self, name: &str) {
-        if self.peers.contains_key(name) {
-            self.active.insert(name.to_owned());
+        if let Some(p) = self.peers.get(name) {
+            if !self.active.contains(name) {
+                self.active.insert(p.name.clone());
+            }
             self.collect_session(name);
         }
     }
@@ -534,7 +539,7 @@ impl Node {
             self.metrics.session_ended(peer, &p.session, reason);
             self.table.remove(peer, p.session_id);
             if let Some(deadline) = p.deadline {
-                self.timers.remove(&(deadline, peer.to_owned()));
+                self.timers.remove(&(deadline, p.name.clone()));
             }
             self.active.remove(peer);
             for transport in std::mem::take(&mut p.transports) {
@@ -558,7 +563,7 @@ impl Node {
                     );
                 }
             }
-            self.push_session_events(peer, &mut p.session);
+            push_session_events(&mut self.events, peer, &mut p.session);
             self.events.push_back(NodeEvent::PeerDown {
                 peer: peer.to_owned(),
                 reason,
@@ -611,7 +616,7 @@ impl Node {
         while let Some(name) = self.active.first().cloned() {
             let sent = self
                 .peers
-                .get_mut(&name)
+                .get_mut(&*name)
                 .and_then(|p| p.session.poll_transmit(now, buf));
             if let Some((path, _)) = sent {
                 self.reschedule(&name);
@@ -684,7 +689,7 @@ impl Node {
             due.push(name);
         }
         for name in due {
-            if let Some(p) = self.peers.get_mut(&name) {
+            if let Some(p) = self.peers.get_mut(&*name) {
                 p.deadline = None;
                 p.session.handle_timeout(now);
             }
@@ -694,10 +699,17 @@ impl Node {
 
     /// Moves the session's events to the node's, and ends the peer when its last path closed.
     fn collect_session(&mut self, name: &str) {
+        let Some(p) = self.peers.get_mut(name) else {
+            return;
+        };
+        let closed = push_session_events(&mut self.events, &p.name, &mut p.session);
+        if closed.is_empty() {
+            self.reschedule(name);
+            return;
+        }
         let Some(mut p) = self.peers.remove(name) else {
             return;
         };
-        let closed = self.push_session_events(name, &mut p.session);
         let mut last_reason = None;
         for (path, reason) in closed {
             let transport = TransportId(path.0);
@@ -714,35 +726,33 @@ impl Node {
             self.reschedule(name);
         }
     }
+}
 
-    /// Moves the messages and stream ends of `session` (the peer `name`'s) to the node's
-    /// events; returns the paths that closed.
-    fn push_session_events(
-        &mut self,
-        name: &str,
-        session: &mut Session,
-    ) -> Vec<(PathId, CloseReason)> {
-        let mut closed = Vec::new();
-        while let Some(event) = session.poll_event() {
-            match event {
-                SessionEvent::Message { stream, data, .. } => {
-                    self.events.push_back(NodeEvent::Message {
-                        from: name.to_owned(),
-                        stream,
-                        data,
-                    })
-                }
-                SessionEvent::StreamFinished { stream } => {
-                    self.events.push_back(NodeEvent::StreamFinished {
-                        from: name.to_owned(),
-                        stream,
-                    })
-                }
-                SessionEvent::PathClosed { path, reason } => closed.push((path, reason)),
+/// Moves the messages and stream ends of `session` (the peer `name`'s) to `events`; returns
+/// the paths that closed.
+fn push_session_events(
+    events: &mut VecDeque<NodeEvent>,
+    name: &str,
+    session: &mut Session,
+) -> Vec<(PathId, CloseReason)> {
+    let mut closed = Vec::new();
+    while let Some(event) = session.poll_event() {
+        match event {
+            SessionEvent::Message { stream, data, .. } => events.push_back(NodeEvent::Message {
+                from: name.to_owned(),
+                stream,
+                data,
+            }),
+            SessionEvent::StreamFinished { stream } => {
+                events.push_back(NodeEvent::StreamFinished {
+                    from: name.to_owned(),
+                    stream,
+                })
             }
+            SessionEvent::PathClosed { path, reason } => closed.push((path, reason)),
         }
-        closed
     }
+    closed
 }
 
 /// SplitMix64: spreads a small seed over 64 bits.
