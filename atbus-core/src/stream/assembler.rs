@@ -13,6 +13,12 @@
 //! `read` then moves to that boundary. Acknowledgement state is derived, not stored:
 //! `contiguous` (everything below received) and the received ranges above it.
 //!
+//! The common case has a shortcut: a fragment that is a whole message, starts at `contiguous`
+//! and finds nothing else held (no pieces, boundaries or metadata) goes to `ready` as it is,
+//! with no B-tree entries, and `contiguous` moves past it. Ready messages lie in
+//! `[read, contiguous)`, in order, back to back from `read`; [`pop`](Assembler::pop) hands them
+//! out first. Below the end of the last of them (the *floor*) everything is delivered or ready.
+//!
 //! # Flow control
 //!
 //! The sender may send up to the *granted* offset. The grant starts at the initial window
@@ -34,14 +40,14 @@
 //!
 //! # Invariants
 //!
-//! Pieces and boundaries lie in `[read, granted)`; buffered bytes never exceed `granted − read`
+//! Pieces and boundaries lie in `[floor, granted)`; buffered bytes never exceed `granted − read`
 //! (so memory is bounded by what the receiver granted, not by the peer); pinned bytes never
 //! exceed `2 × buffered + COMPACT_SLACK` after an owned insert or a `settle` (while one
 //! received buffer's fragments go in, by at most that buffer); no boundary lies strictly inside a
 //! piece (a fragment never spans messages — input that would break this is refused as
 //! inconsistent); exactly-once: a byte is stored at most once and delivered at most once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
@@ -76,6 +82,22 @@ struct Piece {
 impl Piece {
     fn end(&self, start: u64) -> u64 {
         start + self.data.len() as u64
+    }
+}
+
+/// A whole message that arrived in order with nothing else held, waiting for `pop`.
+#[derive(Debug)]
+struct Ready {
+    offset: u64,
+    data: Bytes,
+    meta: MessageMeta,
+    /// The buffer it keeps alive; `None` when it owns exactly its bytes.
+    source: Option<u64>,
+}
+
+impl Ready {
+    fn end(&self) -> u64 {
+        self.offset + self.data.len() as u64
     }
 }
 
@@ -124,6 +146,8 @@ pub struct AssembledMessage {
 #[derive(Debug)]
 pub struct Assembler {
     read: u64,
+    /// Whole messages from `read` on, in order, that took the shortcut.
+    ready: VecDeque<Ready>,
     pieces: BTreeMap<u64, Piece>,
     boundaries: BTreeSet<u64>,
     metas: BTreeMap<u64, MessageMeta>,
@@ -160,6 +184,7 @@ impl Assembler {
     pub fn with_initial_grant(window: u64, initial: u64, max_message: u64) -> Self {
         Self {
             read: 0,
+            ready: VecDeque::new(),
             pieces: BTreeMap::new(),
             boundaries: BTreeSet::new(),
             metas: BTreeMap::new(),
@@ -194,6 +219,16 @@ impl Assembler {
         };
         if self.end.is_some_and(|end| end < offset) {
             return Err(inconsistent);
+        }
+        if self
+            .ready
+            .iter()
+            .any(|m| m.offset < offset && m.end() > offset)
+        {
+            return Err(inconsistent);
+        }
+        while let Some(message) = self.ready.pop_front_if(|m| m.end() <= offset) {
+            self.drop_ready(&message);
         }
         if let Some((&s, piece)) = self.pieces.range(..offset).next_back()
             && piece.end(s) > offset
@@ -292,7 +327,9 @@ impl Assembler {
     /// What this stream's reassembly holds, as charged: pinned buffers, and bookkeeping for
     /// pieces, message ends and metadata. An upper bound of its real memory.
     pub fn memory(&self) -> u64 {
-        let entries = (self.pieces.len() + self.boundaries.len() + self.metas.len()) as u64;
+        let entries =
+            (self.ready.len() + self.pieces.len() + self.boundaries.len() + self.metas.len())
+                as u64;
         self.pinned + self.meta_bytes + entries * ENTRY_COST
     }
 
@@ -342,8 +379,37 @@ impl Assembler {
         if self.end.is_some_and(|final_offset| end > final_offset) {
             return Err(AssembleError::InconsistentBoundary { start, end });
         }
-        if end <= self.read {
-            return Ok(()); // Already delivered: a duplicate.
+        let floor = self.floor();
+        if end <= floor {
+            return Ok(()); // Already delivered or ready: a duplicate.
+        }
+        if fragment.ends_message
+            && start == self.contiguous
+            && start < end
+            && end - start <= self.max_message
+            && self.pieces.is_empty()
+            && self.boundaries.is_empty()
+            && self.metas.is_empty()
+        {
+            // The shortcut: a whole message in order, nothing else held (so `contiguous` is
+            // the floor).
+            let meta = fragment.meta.unwrap_or_default();
+            self.meta_bytes += meta_charge(&meta);
+            let len = fragment.data.len() as u64;
+            self.buffered += len;
+            let source = self.pin(source, len);
+            self.ready.push_back(Ready {
+                offset: start,
+                data: fragment.data,
+                meta,
+                source,
+            });
+            self.contiguous = end;
+            self.max_received = self.max_received.max(end);
+            if source.is_none() {
+                self.settle();
+            }
+            return Ok(());
         }
         if start == end {
             // An empty fragment says at most that a message ends here; senders do not make them.
@@ -360,8 +426,9 @@ impl Assembler {
             return self.check_completed_messages(end.saturating_sub(1), self.contiguous);
         }
         let inconsistent = AssembleError::InconsistentBoundary { start, end };
-        // No known boundary strictly inside this fragment...
-        if self.boundaries.range(start + 1..end).next().is_some() {
+        // No known boundary strictly inside this fragment (the floor is one: a message ended
+        // there)...
+        if start < floor || self.boundaries.range(start + 1..end).next().is_some() {
             return Err(inconsistent);
         }
         // ...and, if it ends a message, no stored piece straddling its end.
@@ -375,13 +442,13 @@ impl Assembler {
             self.boundaries.insert(end);
         }
         if let Some(meta) = fragment.meta
-            && start >= self.read
+            && start >= floor
             && !self.metas.contains_key(&start)
         {
             self.meta_bytes += meta_charge(&meta);
             self.metas.insert(start, meta);
         }
-        self.store(start.max(self.read), end, &fragment.data, start, source);
+        self.store(start.max(floor), end, &fragment.data, start, source);
         self.max_received = self.max_received.max(end);
         let before = self.contiguous;
         while let Some(piece) = self.pieces.get(&self.contiguous) {
@@ -406,8 +473,8 @@ impl Assembler {
             .range(..=self.contiguous)
             .next_back()
             .copied()
-            .unwrap_or(self.read)
-            .max(self.read);
+            .unwrap_or(floor)
+            .max(floor);
         if self.contiguous - open_start > self.max_message {
             return Err(AssembleError::MessageTooLarge {
                 start: open_start,
@@ -423,14 +490,15 @@ impl Assembler {
         if up_to <= after {
             return Ok(());
         }
+        let floor = self.floor();
         for &end in self.boundaries.range(after + 1..=up_to) {
             let start = self
                 .boundaries
                 .range(..end)
                 .next_back()
                 .copied()
-                .unwrap_or(self.read)
-                .max(self.read);
+                .unwrap_or(floor)
+                .max(floor);
             if end - start > self.max_message {
                 return Err(AssembleError::MessageTooLarge {
                     start,
@@ -492,41 +560,69 @@ impl Assembler {
             data.slice((from - data_start) as usize..(to - data_start) as usize)
         };
         self.buffered += slice.len() as u64;
-        match source {
-            Some(source) => {
-                let (_, pieces) = self.sources.entry(source.id).or_insert_with(|| {
-                    let len = source.len.max(slice.len() as u64);
-                    self.pinned += len;
-                    (len, 0)
-                });
-                *pieces += 1;
-            }
-            None => self.pinned += slice.len() as u64,
-        }
+        let source = self.pin(source, slice.len() as u64);
         self.pieces.insert(
             from,
             Piece {
                 data: slice,
-                source: source.map(|s| s.id),
+                source,
             },
         );
     }
 
-    /// A piece leaves: what it kept alive is no longer charged (its source, once the last
-    /// piece of it goes).
-    fn release(&mut self, piece: &Piece) {
-        match piece.source {
+    /// Charges `len` held bytes that are a slice of `source` (its whole length, once for all
+    /// its slices) or own their buffer; returns the source's id for [`unpin`](Self::unpin).
+    fn pin(&mut self, source: Option<Source>, len: u64) -> Option<u64> {
+        match source {
+            Some(source) => {
+                let (_, slices) = self.sources.entry(source.id).or_insert_with(|| {
+                    let charged = source.len.max(len);
+                    self.pinned += charged;
+                    (charged, 0)
+                });
+                *slices += 1;
+                Some(source.id)
+            }
+            None => {
+                self.pinned += len;
+                None
+            }
+        }
+    }
+
+    /// Held bytes leave: what they kept alive is no longer charged (their source, once its
+    /// last slice goes).
+    fn unpin(&mut self, source: Option<u64>, len: u64) {
+        match source {
             Some(id) => {
-                if let Some((len, pieces)) = self.sources.get_mut(&id) {
-                    *pieces -= 1;
-                    if *pieces == 0 {
-                        self.pinned -= *len;
+                if let Some((charged, slices)) = self.sources.get_mut(&id) {
+                    *slices -= 1;
+                    if *slices == 0 {
+                        self.pinned -= *charged;
                         self.sources.remove(&id);
                     }
                 }
             }
-            None => self.pinned -= piece.data.len() as u64,
+            None => self.pinned -= len,
         }
+    }
+
+    /// A piece leaves.
+    fn release(&mut self, piece: &Piece) {
+        self.unpin(piece.source, piece.data.len() as u64);
+    }
+
+    /// A ready message is dropped undelivered (a reset skipped it).
+    fn drop_ready(&mut self, message: &Ready) {
+        self.buffered -= message.data.len() as u64;
+        self.meta_bytes -= meta_charge(&message.meta);
+        self.unpin(message.source, message.data.len() as u64);
+        self.read = message.end();
+    }
+
+    /// Below this offset everything was delivered or is ready.
+    fn floor(&self) -> u64 {
+        self.ready.back().map_or(self.read, Ready::end)
     }
 
     /// Compacts the held pieces when they pin more than twice the bytes held plus
@@ -547,6 +643,17 @@ impl Assembler {
     /// so that they stop pinning the buffers they arrived in. Pieces that already own exactly
     /// their bytes and have no neighbour to merge with stay as they are.
     fn compact(&mut self) {
+        // Ready messages that slice a buffer get their own copy (they are whole messages).
+        let mut ready = std::mem::take(&mut self.ready);
+        for message in &mut ready {
+            if message.source.is_some() {
+                let len = message.data.len() as u64;
+                self.unpin(message.source, len);
+                message.data = Bytes::copy_from_slice(&message.data);
+                message.source = self.pin(None, len);
+            }
+        }
+        self.ready = ready;
         let old = std::mem::take(&mut self.pieces);
         let mut run: Vec<(u64, Piece)> = Vec::new();
         for (start, piece) in old {
@@ -591,6 +698,18 @@ impl Assembler {
 
     /// The next whole message, if it has fully arrived.
     pub fn pop(&mut self) -> Option<AssembledMessage> {
+        if let Some(message) = self.ready.pop_front() {
+            let len = message.data.len() as u64;
+            self.buffered -= len;
+            self.meta_bytes -= meta_charge(&message.meta);
+            self.unpin(message.source, len);
+            self.read = message.end();
+            return Some(AssembledMessage {
+                offset: message.offset,
+                data: message.data,
+                meta: message.meta,
+            });
+        }
         let end = *self.boundaries.first()?;
         if self.contiguous < end {
             return None;

@@ -167,3 +167,95 @@ fn messages_above_the_maximum_are_refused() {
         Err(AssembleError::MessageTooLarge { start: 0, max: 4 })
     ));
 }
+
+#[test]
+fn in_order_whole_messages_take_the_shortcut_and_leave_nothing_behind() {
+    let mut assembler = Assembler::new(1_000, 100);
+    let buffer = Bytes::from_static(b"onetwothree");
+    let source = Source { id: 1, len: 512 };
+    for (offset, range) in [(0, 0..3), (3, 3..6), (6, 6..11)] {
+        let fragment = Fragment {
+            offset,
+            data: buffer.slice(range),
+            ends_message: true,
+            meta: None,
+        };
+        assembler.insert_from(fragment, source).unwrap();
+    }
+    assembler.settle();
+    // Held without entries of the slow path; the buffer is charged once.
+    assert!(assembler.pieces.is_empty() && assembler.boundaries.is_empty());
+    assert_eq!(assembler.contiguous(), 11);
+    assert_eq!(assembler.buffered(), 11);
+    assert_eq!(assembler.pinned(), 512);
+    // A duplicate of a ready message, and a fragment that spans a ready message's end, change
+    // nothing.
+    assert_eq!(assembler.insert(fragment(3, b"two", true)), Ok(()));
+    assert_eq!(
+        assembler.insert(fragment(9, b"eefour", false)),
+        Err(AssembleError::InconsistentBoundary { start: 9, end: 15 })
+    );
+    let first = assembler.pop().unwrap();
+    assert_eq!(first.data.as_ptr(), buffer.as_ptr(), "not copied");
+    assert_eq!(assembler.pop().unwrap().data, Bytes::from_static(b"two"));
+    assert_eq!(assembler.pop().unwrap().data, Bytes::from_static(b"three"));
+    assert_eq!(assembler.pop(), None);
+    assert_eq!((assembler.read_offset(), assembler.buffered()), (11, 0));
+    assert_eq!((assembler.pinned(), assembler.memory()), (0, 0));
+}
+
+#[test]
+fn ready_messages_come_out_before_the_slow_path_and_in_order() {
+    let mut assembler = Assembler::new(1_000, 100);
+    assembler.insert(fragment(0, b"ab", true)).unwrap();
+    // Out of order: the slow path holds it, and the next in-order message waits behind it.
+    assembler.insert(fragment(5, b"fg", true)).unwrap();
+    assembler.insert(fragment(2, b"cde", true)).unwrap();
+    let popped: Vec<Bytes> = std::iter::from_fn(|| assembler.pop().map(|m| m.data)).collect();
+    assert_eq!(popped, [&b"ab"[..], b"cde", b"fg"]);
+    // Back to the shortcut once nothing is held.
+    assembler.insert(fragment(7, b"h", true)).unwrap();
+    assert_eq!(assembler.ready.len(), 1);
+    assert_eq!(assembler.pop().unwrap().offset, 7);
+}
+
+#[test]
+fn a_reset_drops_ready_messages_below_it_undelivered() {
+    let mut assembler = Assembler::new(1_000, 100);
+    for (offset, data) in [(0, &b"ab"[..]), (2, b"cd"), (4, b"ef")] {
+        assembler.insert(fragment(offset, data, true)).unwrap();
+    }
+    assert_eq!(
+        assembler.reset_to(3),
+        Err(AssembleError::InconsistentBoundary { start: 3, end: 3 }),
+        "inside a ready message"
+    );
+    assembler.reset_to(4).unwrap();
+    assert_eq!(assembler.pop().unwrap().data, Bytes::from_static(b"ef"));
+    assert_eq!(assembler.pop(), None);
+    assert_eq!((assembler.buffered(), assembler.memory()), (0, 0));
+}
+
+#[test]
+fn ready_messages_that_pin_a_large_buffer_are_copied_out_by_settle() {
+    let mut assembler = Assembler::new(1_000_000, 100);
+    let buffer = Bytes::from(vec![7u8; 64 * 1024]);
+    let fragment = Fragment {
+        offset: 0,
+        data: buffer.slice(..10),
+        ends_message: true,
+        meta: None,
+    };
+    let source = Source {
+        id: 9,
+        len: buffer.len() as u64,
+    };
+    assembler.insert_from(fragment, source).unwrap();
+    assert_eq!(assembler.pinned(), 64 * 1024);
+    assembler.settle();
+    assert_eq!(assembler.pinned(), 10);
+    let message = assembler.pop().unwrap();
+    assert_ne!(message.data.as_ptr(), buffer.as_ptr(), "copied out");
+    assert_eq!(message.data, buffer.slice(..10));
+    assert_eq!(assembler.pinned(), 0);
+}
