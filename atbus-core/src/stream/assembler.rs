@@ -227,8 +227,10 @@ impl Assembler {
         {
             return Err(inconsistent);
         }
-        while let Some(message) = self.ready.pop_front_if(|m| m.end() <= offset) {
-            self.drop_ready(&message);
+        while self.ready.front().is_some_and(|m| m.end() <= offset) {
+            if let Some(message) = self.ready.pop_front() {
+                self.drop_ready(&message);
+            }
         }
         if let Some((&s, piece)) = self.pieces.range(..offset).next_back()
             && piece.end(s) > offset
