@@ -22,6 +22,7 @@ use bytes::{Bytes, BytesMut};
 use atbus_core::Timestamp;
 use atbus_core::connection::SendError as StreamSendError;
 use atbus_core::discovery::{Discovery, Gateway, GatewayAddress, GatewayMatch, NodeRecord};
+use atbus_core::frame::FrameLimits;
 use atbus_core::node::{AttemptId, Node, NodeEvent, NodeSendError, TransportId, TransportKind};
 use atbus_core::stream::WriteError;
 
@@ -74,6 +75,8 @@ pub(crate) struct Driver {
     buf: BytesMut,
     /// The current step's time (see `now`).
     clock: Timestamp,
+    /// The node's frame limits, for splitting byte streams into whole frames.
+    frame_limits: FrameLimits,
     /// Whether UDP sockets batch their IO (`BusConfig::udp_offload`).
     udp_offload: bool,
     /// Keeps the listeners' accept tasks alive (dropping it stops them).
@@ -109,6 +112,7 @@ impl Driver {
             record.host.pid = std::process::id();
         }
         config.node.record = Some(record.clone());
+        let frame_limits = config.node.connection.frame_limits;
         let mut node = Node::new(config.node)?;
         for record in config.records {
             node.discovery_mut().put(record)?;
@@ -162,6 +166,7 @@ impl Driver {
             buf: BytesMut::with_capacity(64 * 1024),
             udp_offload: config.udp_offload,
             clock: Timestamp::ZERO,
+            frame_limits,
             _listening: listening,
         };
         Ok((driver, inputs_tx, credits_tx, received, record))
@@ -245,14 +250,25 @@ impl Driver {
                 let id = self
                     .node
                     .handle_transport_accepted(now, TransportKind::ByteStream);
-                let writer = spawn_stream(&*self.runtime, id, socket, self.inputs_tx.clone());
+                let writer = spawn_stream(
+                    &*self.runtime,
+                    id,
+                    socket,
+                    self.frame_limits,
+                    self.inputs_tx.clone(),
+                );
                 self.streams.insert(id, writer);
             }
             Input::Connected { attempt, result } => match result {
                 Ok(socket) => {
                     if let Some(id) = self.node.handle_connected(now, attempt) {
-                        let writer =
-                            spawn_stream(&*self.runtime, id, socket, self.inputs_tx.clone());
+                        let writer = spawn_stream(
+                            &*self.runtime,
+                            id,
+                            socket,
+                            self.frame_limits,
+                            self.inputs_tx.clone(),
+                        );
                         self.streams.insert(id, writer);
                     }
                 }

@@ -11,9 +11,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
+use atbus_core::frame::{FrameLimits, frame_len};
 use atbus_core::node::TransportId;
 
 use crate::input::Input;
@@ -25,8 +26,13 @@ const WRITE_QUEUE: usize = 256;
 const WRITE_BATCH: usize = 256 * 1024;
 /// Most chunks one vectored write takes (well below `IOV_MAX`).
 const MAX_WRITE_SLICES: usize = 64;
-/// Read buffer per byte stream.
+/// Read buffer per byte stream, to start with and after quiet reads.
 const READ_CHUNK: usize = 64 * 1024;
+/// Largest read buffer: a busy stream's buffer doubles up to this (room for several whole
+/// frames of 64 KiB writes, so that few straddle two buffers and get copied).
+const MAX_READ_CHUNK: usize = 256 * 1024;
+/// Least room a read gets: below it, a new buffer.
+const MIN_READ: usize = 16 * 1024;
 
 /// The run loop's end of a byte stream's writer task.
 pub(crate) struct StreamWriter {
@@ -99,6 +105,7 @@ pub(crate) fn spawn_stream(
     runtime: &dyn Runtime,
     id: TransportId,
     socket: StreamSocket,
+    limits: FrameLimits,
     inputs: async_channel::Sender<Input>,
 ) -> StreamWriter {
     let (queue, queued) = async_channel::bounded::<Bytes>(WRITE_QUEUE);
@@ -145,18 +152,23 @@ pub(crate) fn spawn_stream(
         }));
     }
     runtime.spawn(Box::pin(async move {
-        let mut buf = vec![0u8; READ_CHUNK];
+        let mut frames = FrameReader::new(limits);
         loop {
-            let read =
-                futures_lite::future::or(async { Some(reader.read(&mut buf).await) }, async {
+            let read = futures_lite::future::or(
+                async { Some(reader.read(frames.spare()).await) },
+                async {
                     let _ = stopped.recv().await;
                     None
-                })
-                .await;
+                },
+            )
+            .await;
             let input = match read {
                 None => return,
                 Some(Ok(0)) => Input::Closed(id, None),
-                Some(Ok(n)) => Input::Data(id, Bytes::copy_from_slice(&buf[..n])),
+                Some(Ok(n)) => match frames.filled(n) {
+                    Some(whole) => Input::Data(id, whole),
+                    None => continue,
+                },
                 Some(Err(error)) => Input::Closed(id, Some(error)),
             };
             let last = matches!(input, Input::Closed(..));
@@ -170,5 +182,159 @@ pub(crate) fn spawn_stream(
         blocked,
         overflow: VecDeque::new(),
         _stop: stop,
+    }
+}
+
+/// A byte stream's receive buffer that hands over whole frames, as slices of the buffer the
+/// socket read into: the node's decoder then takes them without copying (see
+/// `StreamDecoder::feed_bytes`). Only a frame that straddles two buffers is copied (its
+/// start moves to the new one).
+///
+/// Memory: a buffer is zeroed once when it is made, not per read. It grows only as bytes
+/// arrive — never from a frame's declared length, which an unauthenticated peer chooses —
+/// from [`READ_CHUNK`], doubling up to [`MAX_READ_CHUNK`] while reads fill it, back to
+/// `READ_CHUNK` after a quiet read (a frame larger than the buffer grows it as it arrives).
+struct FrameReader {
+    limits: FrameLimits,
+    /// Zeroed (or read) bytes; `filled` of them hold data not handed over yet.
+    buf: BytesMut,
+    filled: usize,
+    /// Size of the next buffer.
+    chunk: usize,
+}
+
+impl FrameReader {
+    fn new(limits: FrameLimits) -> Self {
+        Self {
+            limits,
+            buf: BytesMut::new(),
+            filled: 0,
+            chunk: READ_CHUNK,
+        }
+    }
+
+    /// Room for the next read, at least [`MIN_READ`] bytes.
+    fn spare(&mut self) -> &mut [u8] {
+        if self.buf.len() - self.filled < MIN_READ {
+            // A partial frame moves to the new buffer; frames handed over keep the old one.
+            self.buf.truncate(self.filled);
+            self.buf.reserve(self.chunk);
+            let capacity = self.buf.capacity();
+            self.buf.resize(capacity, 0);
+        }
+        &mut self.buf[self.filled..]
+    }
+
+    /// `n` more bytes were read: the whole frames at the front, if any. Bytes that do not
+    /// parse as a frame header go as they are (the node's decoder refuses them with a reason).
+    fn filled(&mut self, n: usize) -> Option<Bytes> {
+        let room = self.buf.len() - self.filled;
+        self.chunk = if n == room {
+            (self.chunk * 2).min(MAX_READ_CHUNK)
+        } else if n < MIN_READ {
+            READ_CHUNK
+        } else {
+            self.chunk
+        };
+        self.filled += n;
+        let mut whole = 0;
+        loop {
+            match frame_len(&self.buf[whole..self.filled], &self.limits) {
+                Ok(Some(len)) if whole + len <= self.filled => whole += len,
+                Ok(_) => break,
+                Err(_) => {
+                    whole = self.filled;
+                    break;
+                }
+            }
+        }
+        if whole == 0 {
+            return None;
+        }
+        self.filled -= whole;
+        Some(self.buf.split_to(whole).freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atbus_core::frame::{FrameMessage, encode_frame};
+
+    fn frame(size: usize) -> Vec<u8> {
+        let message = FrameMessage {
+            body: Some(atbus_core::proto::frame_message::Body::Packet(
+                atbus_core::proto::Packet {
+                    content: vec![7u8; size].into(),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        };
+        let mut out = BytesMut::new();
+        encode_frame(&message, &FrameLimits::default(), &mut out).expect("encodes");
+        out.to_vec()
+    }
+
+    /// Feeds `stream` to a reader in reads of `step` bytes; returns what it handed over.
+    fn read_in_steps(stream: &[u8], step: usize) -> Vec<Bytes> {
+        let mut reader = FrameReader::new(FrameLimits::default());
+        let mut out = Vec::new();
+        for chunk in stream.chunks(step) {
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                let spare = reader.spare();
+                let n = spare.len().min(rest.len());
+                spare[..n].copy_from_slice(&rest[..n]);
+                rest = &rest[n..];
+                out.extend(reader.filled(n));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn hands_over_whole_frames_in_order_whatever_the_reads() {
+        let frames: Vec<Vec<u8>> = [10, 70_000, 3, 300_000, 64 * 1024].map(frame).to_vec();
+        let stream: Vec<u8> = frames.concat();
+        for step in [1, 7, 1_000, 65_536, 1 << 20] {
+            let out = read_in_steps(&stream, step);
+            assert_eq!(out.concat(), stream, "step {step}");
+            // Every chunk handed over is whole frames: each starts and ends at a frame end.
+            let ends: Vec<usize> = frames
+                .iter()
+                .scan(0, |at, f| {
+                    *at += f.len();
+                    Some(*at)
+                })
+                .collect();
+            let mut at = 0;
+            for chunk in &out {
+                at += chunk.len();
+                assert!(
+                    ends.contains(&at),
+                    "step {step}: a chunk ends inside a frame"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_declared_frame_does_not_grow_the_buffer_before_its_bytes_arrive() {
+        let big = frame(2 * 1024 * 1024);
+        let mut reader = FrameReader::new(FrameLimits::default());
+        let spare = reader.spare();
+        spare[..16].copy_from_slice(&big[..16]);
+        assert_eq!(reader.filled(16), None);
+        assert!(
+            reader.spare().len() + 16 <= READ_CHUNK,
+            "grown from the declared length"
+        );
+    }
+
+    #[test]
+    fn garbage_goes_through_as_it_is() {
+        let garbage = vec![0xffu8; 100];
+        assert_eq!(read_in_steps(&garbage, 30).concat(), garbage);
     }
 }

@@ -1,12 +1,14 @@
 //! Byte-stream decoder on arbitrary input in arbitrary splits.
 //!
-//! The first byte chooses the chunk size the input is fed in. Every frame the decoder accepts must
+//! The first byte chooses the chunk size the input is fed in, and (its low bit) whether chunks go
+//! in as slices (`feed`) or alternately as `Bytes` (`feed_bytes`, sliced without copying) and
+//! slices. Every frame the decoder accepts must
 //! re-encode to a frame that decodes to the same message, and after the first error the decoder
 //! must keep returning that error.
 #![no_main]
 
 use atbus_core::frame::{FrameLimits, StreamDecoder, encode_frame};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,8 +19,13 @@ fuzz_target!(|data: &[u8]| {
     // Small limits reach the oversize path with small inputs too.
     let limits = FrameLimits::new(4096);
     let mut decoder = StreamDecoder::new(limits);
-    for piece in input.chunks(chunk) {
-        decoder.feed(piece);
+    let mixed = chunk % 2 == 1;
+    for (i, piece) in input.chunks(chunk).enumerate() {
+        if mixed && i % 2 == 0 {
+            decoder.feed_bytes(Bytes::copy_from_slice(piece));
+        } else {
+            decoder.feed(piece);
+        }
         loop {
             match decoder.next_frame() {
                 Ok(Some(frame)) => {

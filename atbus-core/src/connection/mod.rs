@@ -340,7 +340,7 @@ impl Connection {
 
     /// Bytes arrived on a byte-stream connection, in any split. A byte stream that breaks the
     /// frame format cannot be resynchronised: the connection closes with the decoder's reason.
-    pub fn handle_bytes(&mut self, now: Timestamp, data: &[u8]) {
+    pub fn handle_bytes(&mut self, now: Timestamp, data: Bytes) {
         self.path.handle_bytes(&mut self.streams, now, data);
     }
 

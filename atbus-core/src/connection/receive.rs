@@ -42,7 +42,7 @@ impl Path {
 
     /// Bytes arrived on a byte-stream connection, in any split. A byte stream that breaks the
     /// frame format cannot be resynchronised: the connection closes with the decoder's reason.
-    pub fn handle_bytes(&mut self, streams: &mut StreamSet, now: Timestamp, data: &[u8]) {
+    pub fn handle_bytes(&mut self, streams: &mut StreamSet, now: Timestamp, data: Bytes) {
         if self.closed.is_some() {
             return;
         }
@@ -50,7 +50,7 @@ impl Path {
             debug_assert!(false, "a datagram connection takes handle_datagram");
             return;
         };
-        decoder.feed(data);
+        decoder.feed_bytes(data);
         let mut frames = Vec::new();
         loop {
             match decoder.next_frame() {

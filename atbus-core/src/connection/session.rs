@@ -222,7 +222,7 @@ impl Session {
     }
 
     /// Bytes arrived on byte-stream `path`; ignored when the path is not in the session.
-    pub fn handle_bytes(&mut self, path: PathId, now: Timestamp, data: &[u8]) {
+    pub fn handle_bytes(&mut self, path: PathId, now: Timestamp, data: Bytes) {
         if let Some(p) = self.paths.get_mut(&path) {
             p.handle_bytes(&mut self.streams, now, data);
         }

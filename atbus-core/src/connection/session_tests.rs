@@ -181,7 +181,7 @@ impl Net {
                 while wire[0].front().is_some_and(|d| d.0 <= self.now) {
                     let (_, data) = wire[0].pop_front().expect("front");
                     if stream {
-                        self.b.handle_bytes(id, self.now, &data);
+                        self.b.handle_bytes(id, self.now, data.clone());
                     } else {
                         self.b.handle_datagram(id, self.now, data);
                     }
@@ -189,7 +189,7 @@ impl Net {
                 while wire[1].front().is_some_and(|d| d.0 <= self.now) {
                     let (_, data) = wire[1].pop_front().expect("front");
                     if stream {
-                        self.a.handle_bytes(id, self.now, &data);
+                        self.a.handle_bytes(id, self.now, data.clone());
                     } else {
                         self.a.handle_datagram(id, self.now, data);
                     }

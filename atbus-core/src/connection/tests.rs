@@ -549,7 +549,7 @@ pub(super) fn run_byte_streams(
         buf.clear();
         while from.poll_transmit(now, &mut buf).is_some() {}
         for piece in buf.chunks(chunk) {
-            to.handle_bytes(now, piece);
+            to.handle_bytes(now, Bytes::copy_from_slice(piece));
         }
         chunk = chunk % 5_000 + 37;
     };
@@ -600,7 +600,7 @@ fn byte_streams_carry_messages_in_large_fragments_without_packet_numbers() {
         "one write holds many frames: {}",
         first.len()
     );
-    b.handle_bytes(Timestamp::ZERO, &first.split_to(first.len()));
+    b.handle_bytes(Timestamp::ZERO, first.split_to(first.len()));
 
     // The harness collects b's events, those of this first write included.
     let (received, finished) = run_byte_streams(&mut a, &mut b, secs(5));
@@ -629,10 +629,13 @@ fn byte_streams_carry_messages_in_large_fragments_without_packet_numbers() {
 #[test]
 fn garbage_on_a_byte_stream_closes_it_with_a_reason() {
     let mut connection = Connection::byte_stream(ConnectionConfig::default(), Timestamp::ZERO);
-    connection.handle_bytes(Timestamp::ZERO, &[0x03, 0x02, 0x00, 0x00, 1, 2, 3, 4]);
+    connection.handle_bytes(
+        Timestamp::ZERO,
+        Bytes::from_static(&[0x03, 0x02, 0x00, 0x00, 1, 2, 3, 4]),
+    );
     assert_eq!(connection.close_reason(), Some(CloseReason::InvalidFrame));
     let mut connection = Connection::byte_stream(ConnectionConfig::default(), Timestamp::ZERO);
-    connection.handle_bytes(Timestamp::ZERO, &[0x07]);
+    connection.handle_bytes(Timestamp::ZERO, Bytes::from_static(&[0x07]));
     assert_eq!(
         connection.close_reason(),
         Some(CloseReason::UnsupportedVersion)

@@ -41,7 +41,7 @@ pub use header::MAX_HEADER_LEN;
 pub use limits::{
     DEFAULT_MAX_FRAME_MESSAGE_LEN, DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_ROOM, FrameLimits,
 };
-pub use stream_decoder::StreamDecoder;
+pub use stream_decoder::{StreamDecoder, frame_len};
 
 pub use crate::proto::FrameMessage;
 use bytes::Bytes;

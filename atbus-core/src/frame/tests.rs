@@ -116,6 +116,44 @@ fn stream_decoder_payloads_share_the_receive_buffer() {
 }
 
 #[test]
+fn stream_decoder_slices_whole_frames_out_of_bytes_input_and_buffers_only_a_partial_one() {
+    let mut input = BytesMut::new();
+    input.extend_from_slice(&PACKET_FRAME);
+    input.extend_from_slice(&PING_FRAME);
+    input.extend_from_slice(&PACKET_FRAME[..5]);
+    let input = input.freeze();
+    let region = input.as_ptr_range();
+    assert_eq!(
+        frame_len(&input, &FrameLimits::default()),
+        Ok(Some(PACKET_FRAME.len()))
+    );
+    assert_eq!(frame_len(&input[..1], &FrameLimits::default()), Ok(None));
+    let mut decoder = StreamDecoder::new(FrameLimits::default());
+    decoder.feed_bytes(input);
+    let frame = decoder.next_frame().unwrap().unwrap();
+    let Some(Body::Packet(packet)) = frame.message.body else {
+        panic!("packet body expected");
+    };
+    assert!(
+        region.contains(&packet.content.as_ptr()),
+        "content was copied"
+    );
+    assert_eq!(
+        decoder.next_frame().unwrap().unwrap().message,
+        ping_message()
+    );
+    assert_eq!(decoder.next_frame(), Ok(None));
+    assert_eq!(decoder.buffered_len(), 5);
+    // The rest of the partial frame, as bytes again: it joins the buffered start.
+    decoder.feed_bytes(Bytes::copy_from_slice(&PACKET_FRAME[5..]));
+    assert_eq!(
+        decoder.next_frame().unwrap().unwrap().message,
+        packet_message()
+    );
+    assert_eq!((decoder.buffered_len(), decoder.finish()), (0, Ok(())));
+}
+
+#[test]
 fn datagram_decoder_payloads_share_the_datagram() {
     let datagram = Bytes::copy_from_slice(&PACKET_FRAME);
     let region = datagram.as_ptr_range();

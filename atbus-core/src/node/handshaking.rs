@@ -390,7 +390,9 @@ impl Node {
         let _ = entry.session.add_path(PathId(id.0), path);
         entry.transports.insert(id);
         if kind == TransportKind::ByteStream && !leftover.is_empty() {
-            entry.session.handle_bytes(PathId(id.0), now, &leftover);
+            entry
+                .session
+                .handle_bytes(PathId(id.0), now, leftover.freeze());
         }
         if new {
             self.events

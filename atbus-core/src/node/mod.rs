@@ -377,7 +377,7 @@ impl Node {
                     let path = PathId(transport.0);
                     match t.kind {
                         TransportKind::Datagram => p.session.handle_datagram(path, now, data),
-                        TransportKind::ByteStream => p.session.handle_bytes(path, now, &data),
+                        TransportKind::ByteStream => p.session.handle_bytes(path, now, data),
                     }
                 }
                 self.touch(&peer);

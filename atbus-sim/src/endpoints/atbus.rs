@@ -94,7 +94,7 @@ impl Endpoint for AtbusEndpoint {
     fn handle_input(&mut self, now: Timestamp, link: LinkId, data: Bytes) {
         if let Some((_, connection)) = self.connections.get_mut(&link) {
             if connection.is_byte_stream() {
-                connection.handle_bytes(now, &data);
+                connection.handle_bytes(now, data);
             } else {
                 connection.handle_datagram(now, data);
             }

@@ -162,7 +162,7 @@ impl MisbehavingPeer {
             LinkKind::ByteStream => Connection::byte_stream(self.config.clone(), now),
         };
         if !leftover.is_empty() {
-            connection.handle_bytes(now, &leftover);
+            connection.handle_bytes(now, Bytes::copy_from_slice(&leftover));
         }
         let byte_stream = connection.is_byte_stream();
         self.offences += 1;
@@ -261,7 +261,7 @@ impl Endpoint for MisbehavingPeer {
             LinkState::Connected(connection) => {
                 match kind {
                     LinkKind::Datagram => connection.handle_datagram(now, data),
-                    LinkKind::ByteStream => connection.handle_bytes(now, &data),
+                    LinkKind::ByteStream => connection.handle_bytes(now, data),
                 }
                 self.collect();
             }
