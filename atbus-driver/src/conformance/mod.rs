@@ -1,13 +1,15 @@
 //! The adapter conformance suite: the same cases, over real sockets, for every runtime. An
 //! adapter's tests call each case inside their runtime with a [`Placement`] of its
-//! [`Runtime`]: which runtime the listening and the dialing nodes use, and the address the
-//! listeners take ([`Placement::local`]: one runtime, loopback). A case returns `Err` with
+//! [`Runtime`]: on loopback ([`Placement::local`]), or with the listening nodes in one network
+//! namespace and the dialing ones in another ([`netns`], Linux). A case returns `Err` with
 //! what went wrong.
 //!
 //! Enabled by the `conformance` feature (adapters turn it on for their tests only).
 
 mod cases;
 mod hostile;
+#[cfg(target_os = "linux")]
+pub mod netns;
 
 pub use cases::{many_peers, messages_both_ways, peer_restart, shutdown_in_flight};
 pub use hostile::{garbage_peer, stalled_reader};
@@ -96,7 +98,8 @@ where
 /// Declares one `#[test]` per conformance case, so that every adapter runs every case.
 /// `$run` is the adapter's `fn(name: &str, case)`: it runs the future
 /// `case(runtime)` to completion on its runtime and panics, naming the case, on an error.
-/// Every case runs over loopback, on [`Placement::local`].
+/// Every case runs over loopback, on [`Placement::local`]; `conformance_netns_tests!` declares
+/// the same cases across network namespaces.
 #[macro_export]
 macro_rules! conformance_tests {
     ($run:path) => {
