@@ -7,15 +7,16 @@ use std::time::Duration;
 
 use atbus_core::discovery::{Gateway, GatewayMatch};
 use atbus_driver::Runtime;
-use atbus_driver::conformance::{payload_for_tests as payload, start};
+use atbus_driver::conformance::{Placement, payload_for_tests as payload, start};
 use atbus_netem::{BurstLoss, Impairments, Proxy, ProxyConfig};
 use atbus_tokio::TokioRuntime;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_through_a_lossy_udp_proxy() {
     let runtime: Arc<dyn Runtime> = Arc::new(TokioRuntime::current());
-    let server = start(&runtime, "server-1", Some("udp")).await.unwrap();
-    let client = start(&runtime, "client-1", None).await.unwrap();
+    let placement = Placement::local(runtime);
+    let server = start(&placement, "server-1", Some("udp")).await.unwrap();
+    let client = start(&placement, "client-1", None).await.unwrap();
     let upstream = match &server.local_addresses()[0] {
         atbus_core::discovery::GatewayAddress::Udp { host, port } => {
             format!("{host}:{port}").parse().unwrap()

@@ -1,16 +1,17 @@
 //! The basic cases: messages both ways, many peers, a restarting peer, shutdown in flight.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{STEP, payload, receive_in_order, start, within};
-use crate::{BusEvent, Runtime};
+use super::{Placement, STEP, payload, receive_in_order, start, within};
+use crate::BusEvent;
 
 /// Two nodes over `scheme`: small and large messages on several streams, in order, whole;
 /// then both shut down cleanly.
-pub async fn messages_both_ways(runtime: Arc<dyn Runtime>, scheme: &str) -> Result<(), String> {
-    let server = start(&runtime, &format!("server-{scheme}"), Some(scheme)).await?;
-    let client = start(&runtime, &format!("client-{scheme}"), None).await?;
+pub async fn messages_both_ways(placement: Placement, scheme: &str) -> Result<(), String> {
+    // Timers (any side's will do).
+    let runtime = placement.client.clone();
+    let server = start(&placement, &format!("server-{scheme}"), Some(scheme)).await?;
+    let client = start(&placement, &format!("client-{scheme}"), None).await?;
     client
         .put_record(server.record())
         .await
@@ -80,13 +81,15 @@ pub async fn messages_both_ways(runtime: Arc<dyn Runtime>, scheme: &str) -> Resu
 }
 
 /// Many clients over `scheme` to one hub, each on its own stream: all arrive, in order.
-pub async fn many_peers(runtime: Arc<dyn Runtime>, scheme: &str) -> Result<(), String> {
-    let hub = start(&runtime, &format!("hub-{scheme}"), Some(scheme)).await?;
+pub async fn many_peers(placement: Placement, scheme: &str) -> Result<(), String> {
+    // Timers (any side's will do).
+    let runtime = placement.client.clone();
+    let hub = start(&placement, &format!("hub-{scheme}"), Some(scheme)).await?;
     let peers = 12;
     let per_peer = 200u32;
     let mut clients = Vec::new();
     for p in 0..peers {
-        let client = start(&runtime, &format!("peer-{p}-{scheme}"), None).await?;
+        let client = start(&placement, &format!("peer-{p}-{scheme}"), None).await?;
         client
             .put_record(hub.record())
             .await
@@ -136,12 +139,14 @@ pub async fn many_peers(runtime: Arc<dyn Runtime>, scheme: &str) -> Result<(), S
 
 /// A peer that restarts (same name, new instance) is back at once: the old one's shutdown
 /// closed its session with close frames, so no idle timeout is waited for.
-pub async fn peer_restart(runtime: Arc<dyn Runtime>, scheme: &str) -> Result<(), String> {
-    let server = start(&runtime, &format!("stable-{scheme}"), Some(scheme)).await?;
+pub async fn peer_restart(placement: Placement, scheme: &str) -> Result<(), String> {
+    // Timers (any side's will do).
+    let runtime = placement.client.clone();
+    let server = start(&placement, &format!("stable-{scheme}"), Some(scheme)).await?;
     let events = server.events().await;
     let name = format!("restarting-{scheme}");
     for run in 0..3u32 {
-        let client = start(&runtime, &name, None).await?;
+        let client = start(&placement, &name, None).await?;
         client
             .put_record(server.record())
             .await
@@ -178,9 +183,11 @@ pub async fn peer_restart(runtime: Arc<dyn Runtime>, scheme: &str) -> Result<(),
 
 /// Shutting down with messages in flight: each is delivered or reported, none twice, none
 /// silently dropped.
-pub async fn shutdown_in_flight(runtime: Arc<dyn Runtime>, scheme: &str) -> Result<(), String> {
-    let server = start(&runtime, &format!("sink-{scheme}"), Some(scheme)).await?;
-    let client = start(&runtime, &format!("source-{scheme}"), None).await?;
+pub async fn shutdown_in_flight(placement: Placement, scheme: &str) -> Result<(), String> {
+    // Timers (any side's will do).
+    let runtime = placement.client.clone();
+    let server = start(&placement, &format!("sink-{scheme}"), Some(scheme)).await?;
+    let client = start(&placement, &format!("source-{scheme}"), None).await?;
     client
         .put_record(server.record())
         .await

@@ -8,7 +8,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 use atbus_core::discovery::{Gateway, GatewayAddress, GatewayMatch};
 
-use super::{STEP, payload, receive_in_order, start, within};
+use super::{Placement, STEP, payload, receive_in_order, start, within};
 use crate::runtime::StreamSocket;
 use crate::{Bus, Runtime};
 
@@ -58,10 +58,13 @@ async fn healthy(runtime: &Arc<dyn Runtime>, good: &Bus, server: &Bus) -> Result
 
 /// A peer that sends garbage (a wrong protocol, then noise) is closed — its connection ends
 /// — and a healthy session of the same node keeps delivering. Over a datagram scheme the
-/// garbage is datagrams, which must change nothing.
-pub async fn garbage_peer(runtime: Arc<dyn Runtime>, scheme: &str) -> Result<(), String> {
-    let server = start(&runtime, &format!("target-{scheme}"), Some(scheme)).await?;
-    let good = start(&runtime, &format!("good-{scheme}"), None).await?;
+/// garbage is datagrams, which must change nothing. The garbage peer's sockets are client
+/// side.
+pub async fn garbage_peer(placement: Placement, scheme: &str) -> Result<(), String> {
+    // Timers (any side's will do).
+    let runtime = placement.client.clone();
+    let server = start(&placement, &format!("target-{scheme}"), Some(scheme)).await?;
+    let good = start(&placement, &format!("good-{scheme}"), None).await?;
     good.put_record(server.record())
         .await
         .map_err(|e| e.to_string())?;
@@ -76,8 +79,9 @@ pub async fn garbage_peer(runtime: Arc<dyn Runtime>, scheme: &str) -> Result<(),
             .resolve(host.to_string(), *port)
             .await
             .map_err(|e| e.to_string())?;
-        let socket = runtime
-            .bind_udp("127.0.0.1:0".parse().expect("an address"))
+        let socket = placement
+            .client
+            .bind_udp(placement.client_udp_bind())
             .await
             .map_err(|e| e.to_string())?;
         let noise = garbage(64 * 1024);
@@ -88,7 +92,7 @@ pub async fn garbage_peer(runtime: Arc<dyn Runtime>, scheme: &str) -> Result<(),
                 .map_err(|e| e.to_string())?;
         }
     } else {
-        let mut raw = raw_connect(&runtime, &address).await?;
+        let mut raw = raw_connect(&placement.client, &address).await?;
         raw.writer
             .write_all(&garbage(4_096))
             .await
@@ -118,7 +122,9 @@ pub async fn garbage_peer(runtime: Arc<dyn Runtime>, scheme: &str) -> Result<(),
 }
 
 /// A TCP proxy whose direction towards the client can be paused: the proxy then stops
-/// reading from the server, as a client that stops reading would.
+/// reading from the server, as a client that stops reading would. It stands in for the
+/// client's reading side, so it lives with the client: it listens on the client's loopback
+/// and dials the server (across namespaces in the netns suite).
 struct StallProxy {
     address: GatewayAddress,
     paused: Arc<AtomicBool>,
@@ -191,17 +197,20 @@ impl StallProxy {
 
 /// A peer that stops reading: the sending node's `send` stops completing (backpressure) after
 /// a bounded amount, its memory does not grow, and once the peer reads again every message
-/// arrives, in order.
-pub async fn stalled_reader(runtime: Arc<dyn Runtime>) -> Result<(), String> {
+/// arrives, in order. The producer listens (server side); the consumer and its stalling
+/// proxy are client side.
+pub async fn stalled_reader(placement: Placement) -> Result<(), String> {
+    // Timers (any side's will do).
+    let runtime = placement.client.clone();
     const SIZE: usize = 64 * 1024;
-    let producer = start(&runtime, "producer-1", Some("tcp")).await?;
-    let consumer = start(&runtime, "consumer-1", None).await?;
+    let producer = start(&placement, "producer-1", Some("tcp")).await?;
+    let consumer = start(&placement, "consumer-1", None).await?;
     let tcp = producer
         .local_addresses()
         .into_iter()
         .next()
         .ok_or("no address")?;
-    let proxy = StallProxy::spawn(&runtime, &tcp).await?;
+    let proxy = StallProxy::spawn(&placement.client, &tcp).await?;
     let mut record = producer.record();
     record.gateways = vec![Gateway {
         priority: 0,
