@@ -90,11 +90,8 @@ pub use session::{AddPathError, PathId, Session, SessionEvent};
 pub use streams::StreamSet;
 
 /// Most bytes one `poll_transmit` writes on a byte-stream connection; also the fragment size
-/// there. 128 KiB: a message of up to about 128 KiB (64 KiB ones among them) goes in one frame
-/// whole, so the receiver hands it out as a slice of what it read, with no copy to join two
-/// fragments; the cost is up to 128 KiB of another stream's data ahead of a small message on the
-/// same connection (about 100 µs at 10 Gbit/s).
-const BYTE_STREAM_WRITE: usize = 128 * 1024;
+/// there.
+const BYTE_STREAM_WRITE: usize = 64 * 1024;
 
 /// Flow-control window every stream grants before its first acknowledgement says otherwise:
 /// a sender never sends beyond it until told, and a receiver always accepts at least it, so a
