@@ -131,6 +131,12 @@ impl Path {
         &self.rtt
     }
 
+    /// Whether the peer acknowledged any packet sent on this path (it has a session bound to
+    /// it, so its handshake here is over).
+    pub fn peer_acknowledged(&self) -> bool {
+        self.sent.any_acked()
+    }
+
     /// Path diagnostics (datagrams, probe timeouts, refused packets).
     pub fn stats(&self) -> &ConnectionStats {
         &self.stats

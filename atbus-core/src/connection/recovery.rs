@@ -53,6 +53,11 @@ pub(super) struct SentPackets {
 }
 
 impl SentPackets {
+    /// Whether the peer acknowledged any packet.
+    pub(super) fn any_acked(&self) -> bool {
+        self.largest_acked.is_some()
+    }
+
     /// Gives back the memory lists kept for reuse, and the map's last node when nothing is in
     /// flight.
     pub(super) fn compact(&mut self) {

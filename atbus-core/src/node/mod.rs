@@ -357,6 +357,18 @@ impl Node {
             | Phase::Responding(_) => {}
             Phase::Bound { peer, responder } => {
                 let peer = peer.clone();
+                // Once the peer acknowledged a packet of ours here, its handshake on this
+                // transport is over and no register of it needs answering again: stop decoding
+                // every datagram twice for the rest of the handshake deadline.
+                if responder.is_some()
+                    && self
+                        .peers
+                        .get(&peer)
+                        .and_then(|p| p.session.path(PathId(transport.0)))
+                        .is_some_and(|path| path.peer_acknowledged())
+                {
+                    *responder = None;
+                }
                 if let Some(responder) = responder {
                     // A repeated register whose answer was lost is answered again.
                     let mut frames = Vec::new();

@@ -413,3 +413,79 @@ fn a_session_whose_last_transport_dies_while_another_joins_it_resumes_on_the_joi
         );
     }
 }
+
+/// Over a datagram transport: a register whose answer was lost is answered again; once the
+/// client acknowledged a packet of the server's there, a replayed register is not (the server
+/// stopped decoding every datagram for it).
+#[test]
+fn a_repeated_register_is_answered_until_the_peer_acknowledged_the_transport() {
+    let mut client = Node::new(NodeConfig {
+        seed: 1,
+        ..NodeConfig::new("client")
+    })
+    .unwrap();
+    let mut server = Node::new(NodeConfig {
+        seed: 2,
+        ..NodeConfig::new("server")
+    })
+    .unwrap();
+    let mut now = Timestamp::ZERO;
+    let tc = client.handle_transport_connected(now, TransportKind::Datagram, Some("server"));
+    let ts = server.handle_transport_accepted(now, TransportKind::Datagram);
+    let mut buf = BytesMut::new();
+    let drain = |node: &mut Node, now: Timestamp, buf: &mut BytesMut| {
+        let mut out = Vec::new();
+        while node.poll_transmit(now, buf).is_some() {
+            out.push(buf.split().freeze());
+        }
+        out
+    };
+    let register = drain(&mut client, now, &mut buf);
+    assert!(!register.is_empty());
+    for d in &register {
+        server.handle_input(now, ts, d.clone());
+    }
+    // The server's answer is lost; the same register again is answered again.
+    assert!(!drain(&mut server, now, &mut buf).is_empty());
+    for d in &register {
+        server.handle_input(now, ts, d.clone());
+    }
+    let answer = drain(&mut server, now, &mut buf);
+    assert!(!answer.is_empty(), "a repeated register is answered again");
+    for d in answer {
+        client.handle_input(now, tc, d);
+    }
+    assert!(client.session("server").is_some());
+    // A message each way, until the client acknowledged the server's packets.
+    server
+        .send(now, "client", 1, Bytes::from_static(b"hi"))
+        .unwrap();
+    client
+        .send(now, "server", 1, Bytes::from_static(b"hello"))
+        .unwrap();
+    for _ in 0..10 {
+        now += Duration::from_millis(20);
+        client.handle_timeout(now);
+        server.handle_timeout(now);
+        for d in drain(&mut server, now, &mut buf) {
+            client.handle_input(now, tc, d);
+        }
+        for d in drain(&mut client, now, &mut buf) {
+            server.handle_input(now, ts, d);
+        }
+    }
+    assert!(
+        server
+            .session("client")
+            .and_then(|s| s.path(PathId(ts.0)))
+            .is_some_and(|p| p.peer_acknowledged())
+    );
+    let _ = drain(&mut server, now, &mut buf);
+    for d in &register {
+        server.handle_input(now, ts, d.clone());
+    }
+    assert!(
+        drain(&mut server, now, &mut buf).is_empty(),
+        "a register replayed after the client acknowledged the transport is not answered"
+    );
+}
