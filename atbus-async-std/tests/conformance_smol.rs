@@ -20,3 +20,15 @@ where
 }
 
 atbus_driver::conformance_tests!(run);
+
+/// The same cases across two network namespaces joined by a veth pair (every listening node in
+/// one, every dialing node in the other); they say `SKIP` and pass without root or `ip netns`.
+#[cfg(target_os = "linux")]
+mod netns {
+    /// async-io's sockets need no context on the thread that creates them.
+    fn no_hook() -> Option<atbus_driver::conformance::netns::ThreadHook> {
+        None
+    }
+
+    atbus_driver::conformance_netns_tests!(super::run, no_hook);
+}

@@ -8,26 +8,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use atbus_driver::conformance::netns::Link;
+use atbus_driver::conformance::netns::{Link, run};
 
 const ATBUS: &str = env!("CARGO_BIN_EXE_atbus");
-
-fn run(args: &[&str]) -> Result<String, String> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{} failed: {}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
 
 struct Echo(Child);
 

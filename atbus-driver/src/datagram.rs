@@ -21,13 +21,12 @@ use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::task::Poll;
 
 use bytes::Bytes;
 use quinn_udp::{RecvMeta, Transmit, UdpSocketState};
 
 use crate::input::Input;
-use crate::runtime::{DatagramSocket, Direction, RecvFrom, Runtime};
+use crate::runtime::{DatagramSocket, Direction, RecvFrom, Runtime, poll_until_done};
 
 /// Datagrams (or GSO batches) a UDP socket's writer task holds before new ones are dropped.
 const DATAGRAM_QUEUE: usize = 4_096;
@@ -209,17 +208,9 @@ pub(crate) fn spawn_datagram(
         runtime.spawn(Box::pin(async move {
             while let Ok(outgoing) = queued.recv().await {
                 let sent = poll_fn(|cx| {
-                    loop {
-                        match try_send(&*socket, offload.as_deref(), &outgoing) {
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                            result => return Poll::Ready(result),
-                        }
-                        match socket.poll_ready(cx, Direction::Send) {
-                            Poll::Ready(Ok(())) => {}
-                            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                            Poll::Pending => return Poll::Pending,
-                        }
-                    }
+                    poll_until_done(&*socket, cx, Direction::Send, || {
+                        try_send(&*socket, offload.as_deref(), &outgoing)
+                    })
                 })
                 .await;
                 backlog.fetch_sub(1, Ordering::AcqRel);
@@ -255,6 +246,18 @@ pub(crate) fn spawn_datagram(
     })
 }
 
+/// Hands received datagrams to the run loop; false once it is gone.
+async fn hand_over(
+    inputs: &async_channel::Sender<Input>,
+    socket: usize,
+    batch: Vec<(SocketAddr, Bytes)>,
+) -> bool {
+    inputs
+        .send(Input::Datagrams { socket, batch })
+        .await
+        .is_ok()
+}
+
 /// The reader without offload: one datagram per system call and per batch.
 async fn receive_one_by_one(
     index: usize,
@@ -282,14 +285,7 @@ async fn receive_one_by_one(
         match received {
             Ok((n, from)) => {
                 let batch = vec![(from, Bytes::copy_from_slice(&buf[..n]))];
-                if inputs
-                    .send(Input::Datagrams {
-                        socket: index,
-                        batch,
-                    })
-                    .await
-                    .is_err()
-                {
+                if !hand_over(&inputs, index, batch).await {
                     return;
                 }
             }
@@ -313,21 +309,14 @@ async fn receive_batches(
     let mut metas = vec![RecvMeta::default(); slots];
     loop {
         let receive = poll_fn(|cx| {
-            loop {
+            poll_until_done(&*socket, cx, Direction::Receive, || {
                 let mut slices: Vec<IoSliceMut<'_>> =
                     bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
-                match socket.try_io(Direction::Receive, &mut |s| {
+                socket.try_io(Direction::Receive, &mut |s| {
                     state.recv(s, &mut slices, &mut metas)
-                }) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    result => return Poll::Ready(Some(result)),
-                }
-                match socket.poll_ready(cx, Direction::Receive) {
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e))),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
+                })
+            })
+            .map(Some)
         });
         let received = futures_lite::future::or(receive, async {
             let _ = stopped.recv().await;
@@ -344,15 +333,7 @@ async fn receive_batches(
                         batch.push((meta.addr, Bytes::copy_from_slice(datagram)));
                     }
                 }
-                if !batch.is_empty()
-                    && inputs
-                        .send(Input::Datagrams {
-                            socket: index,
-                            batch,
-                        })
-                        .await
-                        .is_err()
-                {
+                if !batch.is_empty() && !hand_over(&inputs, index, batch).await {
                     return;
                 }
             }

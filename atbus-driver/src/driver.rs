@@ -31,7 +31,7 @@ use crate::datagram::{DatagramLink, GsoBatch, spawn_datagram};
 use crate::input::{Command, Input, Reply};
 use crate::links::{StreamWriter, spawn_stream};
 use crate::listen::{Listening, bind_all};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, StreamSocket};
 
 /// Messages a bus lets into its run loop before the node takes them (sends wait beyond).
 const SEND_CREDITS: usize = 256;
@@ -250,26 +250,12 @@ impl Driver {
                 let id = self
                     .node
                     .handle_transport_accepted(now, TransportKind::ByteStream);
-                let writer = spawn_stream(
-                    &*self.runtime,
-                    id,
-                    socket,
-                    self.frame_limits,
-                    self.inputs_tx.clone(),
-                );
-                self.streams.insert(id, writer);
+                self.add_stream(id, socket);
             }
             Input::Connected { attempt, result } => match result {
                 Ok(socket) => {
                     if let Some(id) = self.node.handle_connected(now, attempt) {
-                        let writer = spawn_stream(
-                            &*self.runtime,
-                            id,
-                            socket,
-                            self.frame_limits,
-                            self.inputs_tx.clone(),
-                        );
-                        self.streams.insert(id, writer);
+                        self.add_stream(id, socket);
                     }
                 }
                 Err(error) => {
@@ -511,6 +497,18 @@ impl Driver {
                 return;
             }
         }
+    }
+
+    /// Starts the socket tasks of byte-stream transport `id`.
+    fn add_stream(&mut self, id: TransportId, socket: StreamSocket) {
+        let writer = spawn_stream(
+            &*self.runtime,
+            id,
+            socket,
+            self.frame_limits,
+            self.inputs_tx.clone(),
+        );
+        self.streams.insert(id, writer);
     }
 
     fn transmit(&mut self, id: TransportId, data: Bytes) {

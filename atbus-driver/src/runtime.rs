@@ -127,6 +127,27 @@ pub fn remove_stale_unix_socket(path: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// Runs the non-blocking `op` until it does not fail with `WouldBlock`, waiting for the
+/// socket's readiness for `direction` in between.
+pub(crate) fn poll_until_done<T>(
+    socket: &dyn DatagramSocket,
+    cx: &mut Context<'_>,
+    direction: Direction,
+    mut op: impl FnMut() -> io::Result<T>,
+) -> Poll<io::Result<T>> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            result => return Poll::Ready(result),
+        }
+        match socket.poll_ready(cx, direction) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+}
+
 /// Sends one datagram, waiting while the socket is full.
 #[cfg(feature = "conformance")]
 pub(crate) async fn send_to(
@@ -135,17 +156,7 @@ pub(crate) async fn send_to(
     to: SocketAddr,
 ) -> io::Result<usize> {
     std::future::poll_fn(|cx| {
-        loop {
-            match socket.try_send_to(data, to) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                result => return Poll::Ready(result),
-            }
-            match socket.poll_ready(cx, Direction::Send) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
+        poll_until_done(socket, cx, Direction::Send, || socket.try_send_to(data, to))
     })
     .await
 }

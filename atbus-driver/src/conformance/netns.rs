@@ -27,8 +27,9 @@ use super::Placement;
 use crate::Runtime;
 use crate::runtime::{BoxFuture, DatagramSocket, StreamListener, StreamSocket};
 
-/// Runs a command; its stdout, or an error with the command and what it printed.
-fn run(args: &[&str]) -> Result<String, String> {
+/// Runs a command; its stdout, or an error with the command and what it printed (for tests
+/// that drive `ip` and processes in the namespaces).
+pub fn run(args: &[&str]) -> Result<String, String> {
     let out = Command::new(args[0])
         .args(&args[1..])
         .output()
