@@ -25,10 +25,6 @@ atbus_driver::conformance_tests!(run);
 /// one, every dialing node in the other); they say `SKIP` and pass without root or `ip netns`.
 #[cfg(target_os = "linux")]
 mod netns {
-    /// async-io's sockets need no context on the thread that creates them.
-    fn no_hook() -> Option<atbus_driver::conformance::netns::ThreadHook> {
-        None
-    }
-
-    atbus_driver::conformance_netns_tests!(super::run, no_hook);
+    // async-io's sockets need no context on the thread that creates them.
+    atbus_driver::conformance_netns_tests!(super::run, atbus_driver::conformance::netns::no_hook);
 }

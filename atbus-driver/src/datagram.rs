@@ -20,7 +20,7 @@ use std::future::poll_fn;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use quinn_udp::{RecvMeta, Transmit, UdpSocketState};
@@ -53,8 +53,6 @@ pub(crate) struct DatagramLink {
     queue: async_channel::Sender<Outgoing>,
     /// Sends the writer task holds: while any, new ones queue behind them.
     backlog: Arc<AtomicUsize>,
-    /// Datagrams dropped because the writer's queue was full.
-    pub dropped: Arc<AtomicU64>,
     /// The address the socket is bound to.
     pub local: SocketAddr,
     /// Dropped with the link: stops the reader, which releases the socket.
@@ -91,7 +89,7 @@ impl DatagramLink {
                 .segment
                 .map_or(1, |segment| outgoing.data.len().div_ceil(segment.max(1)));
             self.backlog.fetch_sub(1, Ordering::AcqRel);
-            self.dropped.fetch_add(datagrams as u64, Ordering::Relaxed);
+            tracing::debug!(to = %outgoing.to, datagrams, "UDP writer queue full: dropped");
         }
     }
 }
@@ -240,7 +238,6 @@ pub(crate) fn spawn_datagram(
         offload,
         queue,
         backlog,
-        dropped: Arc::new(AtomicU64::new(0)),
         local,
         _stop: stop,
     })

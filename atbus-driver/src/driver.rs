@@ -346,8 +346,8 @@ impl Driver {
                 } else if self.held.iter().any(|h| h.to == to) {
                     // Behind the ones already waiting for this peer: order is kept.
                     self.held.push_back(HeldSend { to, stream, data });
-                } else if let Some(held) = self.try_send(now, to, stream, data) {
-                    self.held.push_back(held);
+                } else if !self.offer(now, &to, stream, &data) {
+                    self.held.push_back(HeldSend { to, stream, data });
                 }
             }
             Command::Finish { to, stream, reply } => {
@@ -397,17 +397,13 @@ impl Driver {
 
     /// Offers a message to the node; gives it back when the peer has no room for it now.
     /// Taken or refused, its send credit returns.
-    fn try_send(
-        &mut self,
-        now: Timestamp,
-        to: String,
-        stream: i64,
-        data: Bytes,
-    ) -> Option<HeldSend> {
-        match self.node.send(now, &to, stream, data.clone()) {
+    /// Offers a message to the node: true when it was taken (sent, or refused and handed back
+    /// in `SendRefused`; either way its credit returns), false when it must wait.
+    fn offer(&mut self, now: Timestamp, to: &str, stream: i64, data: &Bytes) -> bool {
+        match self.node.send(now, to, stream, data.clone()) {
             Ok(()) => {
                 let _ = self.credits.try_recv();
-                None
+                true
             }
             Err(
                 NodeSendError::QueueFull { .. }
@@ -415,16 +411,16 @@ impl Driver {
                     source: StreamSendError::Write(WriteError::Blocked { .. }),
                     ..
                 },
-            ) => Some(HeldSend { to, stream, data }),
+            ) => false,
             Err(error) => {
                 let _ = self.credits.try_recv();
                 self.publish(BusEvent::SendRefused {
-                    peer: to,
+                    peer: to.to_owned(),
                     stream,
-                    data,
+                    data: data.clone(),
                     error,
                 });
-                None
+                true
             }
         }
     }
@@ -435,20 +431,19 @@ impl Driver {
             return;
         }
         let now = self.now();
-        let mut still = VecDeque::new();
+        let mut held = std::mem::take(&mut self.held);
         let mut blocked_peers: Vec<String> = Vec::new();
-        for held in std::mem::take(&mut self.held) {
-            if blocked_peers.contains(&held.to) {
-                still.push_back(held);
-                continue;
+        held.retain(|h| {
+            if blocked_peers.contains(&h.to) {
+                return true;
             }
-            let HeldSend { to, stream, data } = held;
-            if let Some(held) = self.try_send(now, to, stream, data) {
-                blocked_peers.push(held.to.clone());
-                still.push_back(held);
+            let waits = !self.offer(now, &h.to, h.stream, &h.data);
+            if waits {
+                blocked_peers.push(h.to.clone());
             }
-        }
-        self.held = still;
+            waits
+        });
+        self.held = held;
         self.drain();
     }
 

@@ -318,6 +318,25 @@ async fn send_many(
     failed.map_or(Ok(()), Err)
 }
 
+/// Tells a baseline's workload to stop and waits for its sending and receiving tasks (`who`
+/// names the baseline in errors).
+async fn stop_tasks(
+    counters: &Counters,
+    who: &str,
+    sending: tokio::task::JoinHandle<()>,
+    receiving: tokio::task::JoinHandle<()>,
+) -> Result<(), String> {
+    counters.stop.store(true, Ordering::Relaxed);
+    tokio::time::timeout(STOP_LIMIT, sending)
+        .await
+        .map_err(|_| format!("the {who} sender did not stop"))?
+        .map_err(|e| e.to_string())?;
+    tokio::time::timeout(STOP_LIMIT, receiving)
+        .await
+        .map_err(|_| format!("the {who} receiver did not end"))?
+        .map_err(|e| e.to_string())
+}
+
 /// A raw TCP pipe on loopback: length-prefixed `payload`s through a buffered writer, a
 /// length-delimited reader that hands out one `Bytes` per message.
 async fn start_raw_tcp(payload: Bytes) -> Result<Running, String> {
@@ -387,15 +406,7 @@ async fn start_raw_tcp(payload: Bytes) -> Result<Running, String> {
     let stop = {
         let counters = counters.clone();
         Box::pin(async move {
-            counters.stop.store(true, Ordering::Relaxed);
-            tokio::time::timeout(STOP_LIMIT, sending)
-                .await
-                .map_err(|_| "the raw sender did not stop".to_owned())?
-                .map_err(|e| e.to_string())?;
-            tokio::time::timeout(STOP_LIMIT, receiving)
-                .await
-                .map_err(|_| "the raw receiver did not end".to_owned())?
-                .map_err(|e| e.to_string())?;
+            stop_tasks(&counters, "raw", sending, receiving).await?;
             Ok(())
         }) as Pin<Box<dyn Future<Output = Result<(), String>> + Send>>
     };
@@ -564,15 +575,7 @@ async fn start_quinn(payload: Bytes) -> Result<Running, String> {
     let stop = {
         let counters = counters.clone();
         Box::pin(async move {
-            counters.stop.store(true, Ordering::Relaxed);
-            tokio::time::timeout(STOP_LIMIT, sending)
-                .await
-                .map_err(|_| "the quinn sender did not stop".to_owned())?
-                .map_err(|e| e.to_string())?;
-            tokio::time::timeout(STOP_LIMIT, receiving)
-                .await
-                .map_err(|_| "the quinn receiver did not end".to_owned())?
-                .map_err(|e| e.to_string())?;
+            stop_tasks(&counters, "quinn", sending, receiving).await?;
             connection.close(0u32.into(), b"done");
             client.wait_idle().await;
             server.close(0u32.into(), b"done");

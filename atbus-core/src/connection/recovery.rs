@@ -39,6 +39,21 @@ pub(super) struct SentPacket {
     pub latency: bool,
 }
 
+impl SentPacket {
+    /// An ack-eliciting packet of `size` bytes that carried no stream data (a ping, a probe).
+    pub fn control(time_sent: Timestamp, size: u64) -> Self {
+        Self {
+            time_sent,
+            size,
+            ack_eliciting: true,
+            range: None,
+            fin: None,
+            reset: None,
+            latency: false,
+        }
+    }
+}
+
 /// Packets in flight, by packet number.
 #[derive(Debug, Default)]
 pub(super) struct SentPackets {

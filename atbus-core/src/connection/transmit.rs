@@ -81,19 +81,7 @@ impl Path {
             ..Default::default()
         };
         let size = self.write_frame(&ping, buf);
-        self.on_packet_sent(
-            number,
-            SentPacket {
-                time_sent: now,
-                size: size as u64,
-                ack_eliciting: true,
-                range: None,
-                fin: None,
-                reset: None,
-                latency: false,
-            },
-            true,
-        );
+        self.on_packet_sent(number, SentPacket::control(now, size as u64), true);
     }
 
     /// Whether a copy of another path's packet may go now: open, with room for a full
@@ -252,19 +240,7 @@ impl Path {
         }
         let len = self.write_frame(&probe, buf);
         self.mtu.on_probe_sent(number, len);
-        self.on_packet_sent(
-            number,
-            SentPacket {
-                time_sent: now,
-                size: len as u64,
-                ack_eliciting: true,
-                range: None,
-                fin: None,
-                reset: None,
-                latency: false,
-            },
-            true,
-        );
+        self.on_packet_sent(number, SentPacket::control(now, len as u64), true);
         self.finish_datagram(buf, start)
     }
 

@@ -157,6 +157,12 @@ impl Drop for Link {
 /// e.g. tokio's `|run| { let _guard = handle.enter(); run() }`.
 pub type ThreadHook = Box<dyn FnOnce(&mut dyn FnMut()) + Send>;
 
+/// The hook of a runtime whose sockets need no context on the thread that creates them
+/// (async-io's), for `conformance_netns_tests!`.
+pub fn no_hook() -> Option<ThreadHook> {
+    None
+}
+
 /// A socket operation to start on the namespace's thread.
 type Job = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
 
