@@ -42,7 +42,7 @@ use std::sync::Arc;
 
 pub use atbus_core as core;
 pub use atbus_driver::{
-    Bus, BusConfig, BusEvent, BusMetrics, FileConfig, Message, SendError, ShutdownReport,
+    Bus, BusConfig, BusEvent, BusMetrics, FileConfig, Message, Messages, SendError, ShutdownReport,
     StartError,
 };
 pub use runtime::AsyncIoRuntime;

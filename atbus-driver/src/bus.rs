@@ -12,6 +12,7 @@ use atbus_core::metrics::{NodeMetrics, PeerMetrics};
 use atbus_core::node::{ConnectError, NodeConfig, NodeSendError};
 use atbus_core::proto::CloseReason;
 
+use crate::delivery::{self, Messages};
 use crate::driver::Driver;
 use crate::input::{Command, Input};
 use crate::runtime::Runtime;
@@ -193,6 +194,7 @@ struct Inner {
     inputs: async_channel::Sender<Input>,
     credits: async_channel::Sender<()>,
     messages: async_channel::Receiver<Message>,
+    delivery: Arc<delivery::Shared>,
     record: NodeRecord,
 }
 
@@ -209,7 +211,8 @@ impl Drop for Inner {
 impl Bus {
     /// Starts a node on `runtime`: binds every listen address, then runs.
     pub async fn start(runtime: Arc<dyn Runtime>, config: BusConfig) -> Result<Bus, StartError> {
-        let (driver, inputs, credits, messages, record) = Driver::start(runtime, config).await?;
+        let (driver, inputs, credits, messages, delivery, record) =
+            Driver::start(runtime, config).await?;
         let name = driver.name().to_owned();
         driver.spawn();
         Ok(Bus {
@@ -218,6 +221,7 @@ impl Bus {
                 inputs,
                 credits,
                 messages,
+                delivery,
                 record,
             }),
         })
@@ -297,14 +301,30 @@ impl Bus {
     }
 
     /// The next message; `None` once the bus is shut down.
+    ///
+    /// Received messages wait here until taken, and hold the flow-control credit of their
+    /// session meanwhile: a bus whose messages are not taken stops granting its peers more
+    /// (they are slowed, as a quinn stream that is not read slows its peer), so what waits is
+    /// bounded by about twice [`receive_memory_limit`] per peer.
+    ///
+    /// [`receive_memory_limit`]: atbus_core::connection::ConnectionConfig::receive_memory_limit
     pub async fn recv(&self) -> Option<Message> {
-        self.inner.messages.recv().await.ok()
+        delivery::recv(
+            &self.inner.messages,
+            &self.inner.delivery,
+            &self.inner.inputs,
+        )
+        .await
     }
 
     /// The received messages as a `Stream` (shared with [`recv`](Self::recv): each message
     /// goes to one reader).
-    pub fn messages(&self) -> async_channel::Receiver<Message> {
-        self.inner.messages.clone()
+    pub fn messages(&self) -> Messages {
+        Messages::new(
+            self.inner.messages.clone(),
+            self.inner.delivery.clone(),
+            self.inner.inputs.clone(),
+        )
     }
 
     /// Events from now on, as a `Stream`.

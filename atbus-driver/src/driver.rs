@@ -28,6 +28,7 @@ use atbus_core::stream::WriteError;
 
 use crate::bus::{BusConfig, BusEvent, Message, SendError, ShutdownReport, StartError};
 use crate::datagram::{DatagramLink, GsoBatch, spawn_datagram};
+use crate::delivery::{self, Outbox};
 use crate::input::{Command, Input, Reply};
 use crate::links::{StreamWriter, spawn_stream};
 use crate::listen::{Listening, bind_all};
@@ -68,7 +69,9 @@ pub(crate) struct Driver {
     udp: Vec<DatagramLink>,
     udp_peers: HashMap<(usize, SocketAddr), TransportId>,
     udp_of: HashMap<TransportId, (usize, SocketAddr)>,
-    messages: async_channel::Sender<Message>,
+    /// Received messages on their way to the application (their credit is released as it
+    /// takes them).
+    outbox: Outbox,
     subscribers: Vec<async_channel::Sender<BusEvent>>,
     held: VecDeque<HeldSend>,
     shutdown: Option<Shutdown>,
@@ -89,6 +92,7 @@ pub(crate) type Started = (
     async_channel::Sender<Input>,
     async_channel::Sender<()>,
     async_channel::Receiver<Message>,
+    Arc<delivery::Shared>,
     NodeRecord,
 );
 
@@ -112,6 +116,8 @@ impl Driver {
             record.host.pid = std::process::id();
         }
         config.node.record = Some(record.clone());
+        // Messages stay charged until the application takes them (see `delivery`).
+        config.node.connection.hold_delivered = true;
         let frame_limits = config.node.connection.frame_limits;
         let mut node = Node::new(config.node)?;
         for record in config.records {
@@ -147,7 +153,7 @@ impl Driver {
                 r#match: GatewayMatch::default(),
             });
         }
-        let (messages, received) = async_channel::unbounded();
+        let (outbox, received, shared) = Outbox::new();
         let driver = Driver {
             runtime,
             node,
@@ -159,7 +165,7 @@ impl Driver {
             udp,
             udp_peers: HashMap::new(),
             udp_of: HashMap::new(),
-            messages,
+            outbox,
             subscribers: Vec::new(),
             held: VecDeque::new(),
             shutdown: None,
@@ -169,7 +175,7 @@ impl Driver {
             frame_limits,
             _listening: listening,
         };
-        Ok((driver, inputs_tx, credits_tx, received, record))
+        Ok((driver, inputs_tx, credits_tx, received, shared, record))
     }
 
     /// The node's name.
@@ -208,6 +214,8 @@ impl Driver {
                 wake = Some(wake.map_or(shutdown.deadline, |w| w.min(shutdown.deadline)));
             }
             let input = match wake {
+                // The application took messages since the last pass: no sleep.
+                _ if self.outbox.arm() => None,
                 Some(at) => {
                     let sleep = self.runtime.sleep_until(at);
                     futures_lite::future::or(async { Some(self.inputs.recv().await) }, async {
@@ -234,6 +242,9 @@ impl Driver {
             if self.node.poll_timeout().is_some_and(|t| t <= now) {
                 self.node.handle_timeout(now);
             }
+            let node = &mut self.node;
+            self.outbox
+                .release_taken(|peer, bytes, count| node.release(peer, bytes, count));
             self.drain();
             self.retry_held();
             if self.shutdown_done() {
@@ -333,6 +344,8 @@ impl Driver {
                     self.node.set_transport_writable(id, true);
                 }
             }
+            // The pass that follows releases what was taken.
+            Input::Released => {}
         }
     }
 
@@ -531,7 +544,11 @@ impl Driver {
     fn event(&mut self, event: NodeEvent) {
         match event {
             NodeEvent::Message { from, stream, data } => {
-                let _ = self.messages.try_send(Message { from, stream, data });
+                if let Err(message) = self.outbox.push(Message { from, stream, data }) {
+                    // Nobody will take it: its credit is free at once.
+                    let bytes = message.data.len() as u64;
+                    self.node.release(&message.from, bytes, 1);
+                }
             }
             NodeEvent::StreamFinished { .. } => {}
             NodeEvent::PeerUp { peer } => {

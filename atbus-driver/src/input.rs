@@ -45,6 +45,8 @@ pub(crate) enum Input {
     Closed(TransportId, Option<io::Error>),
     /// A byte stream's writer caught up after it was full.
     Writable(TransportId),
+    /// The application took messages while the loop slept (see `delivery`).
+    Released,
 }
 
 /// What the API asks of the run loop.

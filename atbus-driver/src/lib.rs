@@ -21,6 +21,9 @@
 //! - **Shutdown**: [`Bus::shutdown`] waits up to its flush time for everything sent to be
 //!   acknowledged, closes every session with close frames, and returns what was not
 //!   delivered.
+//! - **Receiving**: a message not yet taken ([`Bus::recv`], [`Messages`]) holds its session's
+//!   flow-control credit, so an application that stops taking messages slows its peers
+//!   instead of piling them up.
 
 #![forbid(unsafe_code)]
 
@@ -29,6 +32,7 @@ mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod datagram;
+mod delivery;
 mod driver;
 mod input;
 mod links;
@@ -40,6 +44,7 @@ pub use bus::{
     Bus, BusConfig, BusEvent, BusMetrics, Message, SendError, ShutdownReport, StartError,
 };
 pub use config::FileConfig;
+pub use delivery::Messages;
 /// The batched UDP IO crate the driver uses, for adapters' [`DatagramSocket::try_io`].
 pub use quinn_udp;
 #[cfg(unix)]

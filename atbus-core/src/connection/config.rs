@@ -71,6 +71,13 @@ pub struct ConnectionConfig {
     /// [`INITIAL_STREAM_WINDOW`](super::INITIAL_STREAM_WINDOW) each, granted before any
     /// budget applies.
     pub receive_memory_limit: u64,
+    /// Delivered messages stay charged to the receive memory until the application releases
+    /// them ([`Session::release`](super::Session::release),
+    /// [`Node::release`](crate::node::Node::release)): off (the default), delivery frees
+    /// them and an application that stops consuming is the owner's problem; on, it stops the
+    /// grants and so slows the peer (flow control reaches the application, as quinn's does
+    /// when a stream is read).
+    pub hold_delivered: bool,
     /// Most streams the peer may open.
     pub max_streams: usize,
     /// Longest the receiver holds an acknowledgement back (unless latency mode).
@@ -113,6 +120,7 @@ impl Default for ConnectionConfig {
             stream_send_buffer: 16 * 1024 * 1024,
             stream_receive_window: 16 * 1024 * 1024,
             receive_memory_limit: 32 * 1024 * 1024,
+            hold_delivered: false,
             max_streams: 1_024,
             max_ack_delay: Duration::from_millis(10),
             initial_rtt: Duration::from_millis(100),

@@ -247,3 +247,97 @@ fn a_probe_is_acknowledged_even_when_its_data_is_refused() {
     assert!(a.metrics().packets_lost > 0);
     assert_eq!(a.close_reason(), None);
 }
+
+/// With `hold_delivered`, an application that stops releasing what it received stops the
+/// grants: the sender is held to the budget (plus each stream's initial window), and every
+/// release lets more through, until all arrived once and in order.
+#[test]
+fn held_messages_stop_the_sender_until_released() {
+    use super::tests::{Pair, payload, secs};
+    const LIMIT: u64 = 1024 * 1024;
+    const SIZE: usize = 20_000;
+    let streams = 4i64;
+    let mut pair = Pair::new(ConnectionConfig::default(), Duration::from_millis(5));
+    pair.b = Connection::new(
+        ConnectionConfig {
+            receive_memory_limit: LIMIT,
+            hold_delivered: true,
+            ..ConnectionConfig::default()
+        },
+        Timestamp::ZERO,
+    );
+    let per_stream = 100;
+    for i in 0..per_stream {
+        for stream in 0..streams {
+            pair.a
+                .send(pair.now, stream, payload(i, SIZE), None)
+                .unwrap();
+        }
+    }
+    let total = per_stream * streams as usize;
+    // Reserved grants keep it within the limit, the floors within the limit again (they are
+    // given while anything is spare, without counting other streams' unused credit), plus
+    // each stream's floor and a message in flight.
+    let bound = 2 * LIMIT + streams as u64 * (INITIAL_STREAM_WINDOW + SIZE as u64);
+    let mut released = 0;
+    let mut rounds = 0;
+    let mut deadline = secs(0);
+    while pair.received_b.len() < total {
+        deadline += Duration::from_secs(5);
+        pair.run_until(deadline);
+        let fresh = &pair.received_b[released..];
+        let bytes: u64 = fresh.iter().map(|(_, d)| d.len() as u64).sum();
+        // Nothing released since the last round: what arrived is what the budget allowed.
+        assert!(
+            bytes <= bound,
+            "{bytes} bytes arrived unreleased (bound {bound})"
+        );
+        assert!(!fresh.is_empty(), "the sender stalled for good");
+        assert!(pair.b.streams().held_receive_memory() >= bytes);
+        pair.b.release(bytes, fresh.len() as u64);
+        released = pair.received_b.len();
+        rounds += 1;
+    }
+    assert!(
+        rounds >= 3,
+        "{rounds} rounds: the budget did not hold the sender back"
+    );
+    for stream in 0..streams {
+        let got: Vec<_> = pair
+            .received_b
+            .iter()
+            .filter(|(s, _)| *s == stream)
+            .map(|(_, d)| d.clone())
+            .collect();
+        assert!(
+            got == (0..per_stream)
+                .map(|i| payload(i, SIZE))
+                .collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(pair.b.streams().held_receive_memory(), 0);
+}
+
+/// Without `hold_delivered` (the default), releases change nothing and delivery frees the
+/// budget: the same transfer goes through in one round.
+#[test]
+fn without_holding_delivery_frees_the_budget() {
+    use super::tests::{Pair, payload, secs};
+    let mut pair = Pair::new(ConnectionConfig::default(), Duration::from_millis(5));
+    pair.b = Connection::new(
+        ConnectionConfig {
+            receive_memory_limit: 1024 * 1024,
+            ..ConnectionConfig::default()
+        },
+        Timestamp::ZERO,
+    );
+    for i in 0..400 {
+        pair.a
+            .send(pair.now, i % 4, payload(i as usize, 20_000), None)
+            .unwrap();
+    }
+    pair.run_until(secs(5));
+    assert_eq!(pair.received_b.len(), 400);
+    pair.b.release(1_000, 1);
+    assert_eq!(pair.b.streams().held_receive_memory(), 0);
+}

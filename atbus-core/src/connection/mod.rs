@@ -311,6 +311,15 @@ impl Connection {
         &self.streams
     }
 
+    /// The application is done with delivered messages, `bytes` in all, `count` of them: with
+    /// [`hold_delivered`](ConnectionConfig::hold_delivered) their charge leaves the receive
+    /// memory, and streams waiting for it are granted more at once. Without, it does nothing.
+    pub fn release(&mut self, bytes: u64, count: u64) {
+        if self.streams.release(bytes, count) {
+            self.path.ack_now = true;
+        }
+    }
+
     /// Closes the connection: a close frame goes out with the next transmit.
     pub fn close(&mut self, reason: CloseReason) {
         self.path.close(reason);

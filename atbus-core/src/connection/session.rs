@@ -194,6 +194,13 @@ impl Session {
         self.streams.send(stream, data, meta, max_datagram)
     }
 
+    /// Queues a message the owner had already accepted (it waited for this session): taken
+    /// even when the stream's send buffer is full, which it may then exceed, so that it is
+    /// neither refused nor overtaken by later messages.
+    pub fn send_committed(&mut self, stream: i64, data: Bytes) -> Result<(), SendError> {
+        self.streams.send_committed(stream, data)
+    }
+
     /// Ends `stream` after the messages already queued on it.
     pub fn finish(&mut self, stream: i64) -> Result<(), SendError> {
         self.streams.finish(stream)
@@ -211,6 +218,21 @@ impl Session {
         options: StreamOptions,
     ) -> Result<(), SendError> {
         self.streams.set_stream_options(stream, options)
+    }
+
+    /// The application is done with delivered messages, `bytes` in all, `count` of them: with
+    /// [`hold_delivered`](ConnectionConfig::hold_delivered) their charge leaves the receive
+    /// memory, and streams waiting for it are granted more at once (on the first open path).
+    /// Without, it does nothing.
+    pub fn release(&mut self, bytes: u64, count: u64) {
+        if self.streams.release(bytes, count)
+            && let Some((_, path)) = self
+                .paths
+                .iter_mut()
+                .find(|(id, _)| !self.closed.contains(id))
+        {
+            path.ack_now = true;
+        }
     }
 
     /// A datagram arrived on `path`; ignored when the path is not in the session.

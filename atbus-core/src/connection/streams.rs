@@ -196,6 +196,14 @@ impl StreamSet {
         Ok(())
     }
 
+    /// Queues a message that already waited for the stream elsewhere (a node's queue for a
+    /// peer without a session): taken even when the stream's send buffer is full, so that it
+    /// keeps its place before later messages (see [`SendBuffer::write_committed`]).
+    pub(super) fn send_committed(&mut self, stream: i64, data: Bytes) -> Result<(), SendError> {
+        self.stream_mut(stream)?.send.write_committed(data, None)?;
+        Ok(())
+    }
+
     /// Ends `stream` after the messages already queued on it.
     pub fn finish(&mut self, stream: i64) -> Result<(), SendError> {
         self.stream_mut(stream)?.send.finish();
@@ -252,6 +260,12 @@ impl StreamSet {
         self.receive.peak_memory
     }
 
+    /// Charges of delivered messages not released yet (with
+    /// [`hold_delivered`](ConnectionConfig::hold_delivered)).
+    pub fn held_receive_memory(&self) -> u64 {
+        self.receive.held
+    }
+
     /// The next stream event (a message, or a stream's end), if any.
     pub fn poll_event(&mut self) -> Option<ConnectionEvent> {
         self.events.pop_front()
@@ -269,6 +283,7 @@ impl StreamSet {
                 self.config.max_message_size as u64,
             );
             self.receive.account(0, recv.memory());
+            self.receive.promise(0, recv.outstanding());
             self.streams.insert(
                 id,
                 StreamState {
@@ -571,8 +586,17 @@ impl StreamSet {
     pub(super) fn stream_acks(&mut self, mut budget: usize) -> Vec<StreamAcknowledge> {
         let mut acks = Vec::new();
         let limit = self.config.receive_memory_limit;
+        let hold = self.config.hold_delivered;
         for (&id, s) in self.streams.iter_mut().filter(|(_, s)| s.ack_repeats > 0) {
-            let (_, capped) = s.recv.grant(self.receive.spare(limit));
+            let own = s.recv.outstanding();
+            let spare = if hold {
+                self.receive
+                    .spare_reserved(limit, own, INITIAL_STREAM_WINDOW)
+            } else {
+                self.receive.spare(limit)
+            };
+            let (_, capped) = s.recv.grant(spare);
+            self.receive.promise(own, s.recv.outstanding());
             if capped {
                 self.receive.capped.insert(id);
             } else {
@@ -628,7 +652,7 @@ impl StreamSet {
     /// hole can always be filled and memory freed; such data is bounded by the stream's grant),
     /// or that skips data (`RESET_OFFSET`, which frees memory).
     fn admits(&self, packet: &Packet) -> bool {
-        self.receive.memory < self.config.receive_memory_limit
+        self.receive.used() < self.config.receive_memory_limit
             || packet.flags & PacketFlag::ResetOffset as u32 != 0
             || self
                 .streams
@@ -650,6 +674,7 @@ impl StreamSet {
             return PacketOutcome::Violation(CloseReason::StreamLimit);
         };
         let before = stream.recv.memory();
+        let promised = stream.recv.outstanding();
         let mut failure = None;
         if packet.flags & PacketFlag::ResetOffset as u32 != 0 {
             // Everything before this packet's offset is skipped (the sender abandoned it).
@@ -702,7 +727,9 @@ impl StreamSet {
         stream.recv.settle();
         stream.ack_repeats = STREAM_ACK_REPEATS;
         let after = stream.recv.memory();
+        let promises = stream.recv.outstanding();
         self.receive.account(before, after);
+        self.receive.promise(promised, promises);
         match failure {
             Some(reason) => PacketOutcome::Violation(reason),
             None if complete => PacketOutcome::Taken,
@@ -714,11 +741,15 @@ impl StreamSet {
     /// out at once: delivery freed memory that streams were waiting for (their grants were
     /// capped by it), and they are told their new grants.
     pub(super) fn deliver(&mut self) -> bool {
-        let mut freed = false;
+        let used = self.receive.used();
+        let hold = self.config.hold_delivered;
         for (&id, stream) in &mut self.streams {
             let before = stream.recv.memory();
             while let Some(message) = stream.recv.pop() {
                 stream.ack_repeats = STREAM_ACK_REPEATS;
+                if hold {
+                    self.receive.hold(message.data.len());
+                }
                 self.events.push_back(ConnectionEvent::Message {
                     stream: id,
                     data: message.data,
@@ -727,7 +758,6 @@ impl StreamSet {
             }
             let after = stream.recv.memory();
             if after != before {
-                freed = true;
                 self.receive.account(before, after);
             }
             if stream.recv.is_finished() && !stream.finish_reported {
@@ -736,14 +766,25 @@ impl StreamSet {
                     .push_back(ConnectionEvent::StreamFinished { stream: id });
             }
         }
-        if freed && !self.receive.capped.is_empty() {
-            for id in &self.receive.capped {
-                if let Some(stream) = self.streams.get_mut(id) {
-                    stream.ack_repeats = STREAM_ACK_REPEATS;
-                }
+        self.receive.used() < used && self.regrant_capped()
+    }
+
+    /// The application released delivered messages, `bytes` in all, `count` of them (with
+    /// [`hold_delivered`](ConnectionConfig::hold_delivered)). Returns whether an
+    /// acknowledgement should go out at once: streams waiting for that budget are told their
+    /// new grants.
+    pub(super) fn release(&mut self, bytes: u64, count: u64) -> bool {
+        self.receive.release(bytes, count) && self.regrant_capped()
+    }
+
+    /// Streams whose grant the budget capped are due an acknowledgement (it carries their new
+    /// grants); whether there were any.
+    fn regrant_capped(&mut self) -> bool {
+        for id in &self.receive.capped {
+            if let Some(stream) = self.streams.get_mut(id) {
+                stream.ack_repeats = STREAM_ACK_REPEATS;
             }
-            return true;
         }
-        false
+        !self.receive.capped.is_empty()
     }
 }

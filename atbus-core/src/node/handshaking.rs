@@ -404,7 +404,7 @@ impl Node {
             let p = self.peers.get_mut(&peer).expect("inserted above");
             let mut refused = Vec::new();
             for (stream, data) in pending.messages {
-                if p.session.send(stream, data.clone(), None).is_err() {
+                if p.session.send_committed(stream, data.clone()).is_err() {
                     refused.push((stream, data));
                 }
             }

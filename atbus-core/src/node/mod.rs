@@ -471,6 +471,18 @@ impl Node {
         result
     }
 
+    /// The owner is done with messages from `peer`, `bytes` in all, `count` of them (see
+    /// [`ConnectionConfig::hold_delivered`]): the session's streams may be granted that much
+    /// again. Releases are per peer: after a session was replaced, releasing the old one's
+    /// messages credits the new one (at most by what the old one held), and a peer without a
+    /// session (or the node itself) ignores them.
+    pub fn release(&mut self, peer: &str, bytes: u64, count: u64) {
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.session.release(bytes, count);
+            self.touch(peer);
+        }
+    }
+
     /// Ends the session with `peer`, and stops dialling it: a close frame goes out on each of
     /// its transports, which then close ([`NodeEvent::CloseTransport`]); its unacknowledged
     /// messages, and those waiting for a session, come back in [`NodeEvent::SendFailed`].

@@ -76,6 +76,17 @@ impl Bus {
         panic!("the bus never settles");
     }
 
+    /// Moves the clock on by `ms`, runs the timers that are due, and pumps.
+    pub(super) fn advance(&mut self, ms: u64) {
+        self.now += std::time::Duration::from_millis(ms);
+        for node in &mut self.nodes {
+            if node.poll_timeout().is_some_and(|t| t <= self.now) {
+                node.handle_timeout(self.now);
+            }
+        }
+        self.pump();
+    }
+
     pub(super) fn messages(&self, node: usize) -> Vec<(String, i64, Bytes)> {
         self.events[node]
             .iter()
@@ -156,6 +167,82 @@ fn messages_wait_for_a_session_within_bounds_and_flush_when_it_comes() {
     bus.connect(0, 1, "app-2");
     bus.pump();
     assert_eq!(bus.messages(1).len(), 5);
+}
+
+/// Messages that waited for a session are its first messages, all of them, in order, even
+/// when they are more than the stream's send buffer holds: they were accepted already.
+#[test]
+fn messages_that_waited_beyond_the_send_buffer_are_all_sent_in_order() {
+    let mut bus = Bus::new(&["app-1", "app-2"]);
+    bus.nodes[0].config.connection.stream_send_buffer = 4 * 1024;
+    for i in 0..20u8 {
+        bus.nodes[0]
+            .send(bus.now, "app-2", 1, Bytes::from(vec![i; 1_000]))
+            .unwrap();
+    }
+    bus.pump();
+    bus.connect(0, 1, "app-2");
+    bus.pump();
+    // The buffer went over its limit for them: later sends wait until they are acknowledged.
+    assert!(matches!(
+        bus.nodes[0].send(bus.now, "app-2", 1, Bytes::from(vec![20; 1_000])),
+        Err(NodeSendError::Stream { .. })
+    ));
+    bus.advance(100);
+    bus.nodes[0]
+        .send(bus.now, "app-2", 1, Bytes::from(vec![20; 1_000]))
+        .unwrap();
+    bus.pump();
+    let got: Vec<Bytes> = bus.messages(1).into_iter().map(|(_, _, d)| d).collect();
+    let want: Vec<Bytes> = (0..21u8).map(|i| Bytes::from(vec![i; 1_000])).collect();
+    assert_eq!(got, want);
+    assert!(
+        !bus.events[0]
+            .iter()
+            .any(|e| matches!(e, NodeEvent::SendFailed { .. }))
+    );
+}
+
+/// With `hold_delivered`, a receiver that does not release stops the sender at its budget;
+/// `Node::release` lets the rest through.
+#[test]
+fn held_messages_stop_the_peer_until_the_owner_releases_them() {
+    const LIMIT: u64 = 256 * 1024;
+    let mut bus = Bus::new(&["app-1", "app-2"]);
+    bus.nodes[1].config.connection.hold_delivered = true;
+    bus.nodes[1].config.connection.receive_memory_limit = LIMIT;
+    bus.connect(0, 1, "app-2");
+    bus.pump();
+    let mut sent = 0u32;
+    let queue = |bus: &mut Bus, sent: &mut u32| {
+        while *sent < 200
+            && bus.nodes[0]
+                .send(bus.now, "app-2", 1, Bytes::from(vec![*sent as u8; 10_000]))
+                .is_ok()
+        {
+            *sent += 1;
+        }
+    };
+    let mut rounds = 0;
+    let mut taken = 0;
+    while taken < 200 {
+        queue(&mut bus, &mut sent);
+        bus.pump();
+        let got = bus.messages(1).len();
+        let fresh = (got - taken) as u64;
+        assert!(fresh > 0, "the sender stalled after {got} messages");
+        assert!(
+            fresh * 10_000 <= 2 * LIMIT + crate::connection::INITIAL_STREAM_WINDOW,
+            "{fresh} messages arrived unreleased"
+        );
+        bus.nodes[1].release("app-1", fresh * 10_000, fresh);
+        taken = got;
+        rounds += 1;
+    }
+    assert!(rounds >= 4, "{rounds} rounds");
+    for (i, (_, _, data)) in bus.messages(1).into_iter().enumerate() {
+        assert_eq!(data, Bytes::from(vec![i as u8; 10_000]));
+    }
 }
 
 #[test]

@@ -316,6 +316,12 @@ impl Assembler {
         (self.granted, affordable < full)
     }
 
+    /// Credit granted and not used yet: what the sender may still send beyond what arrived.
+    pub fn outstanding(&self) -> u64 {
+        self.granted
+            .saturating_sub(self.max_received.max(self.read))
+    }
+
     /// Bytes held for reassembly.
     pub fn buffered(&self) -> u64 {
         self.buffered

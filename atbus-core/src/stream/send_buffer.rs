@@ -20,7 +20,9 @@
 //! - `next_new`: first byte never sent. New data is sent in order, within the peer's window.
 //!
 //! Invariants: `acked ≤ next_new ≤ end`; `lost` and `sacked` are disjoint and lie in
-//! `[acked, next_new)`; buffered bytes `end − acked ≤ capacity`.
+//! `[acked, next_new)`; buffered bytes `end − acked ≤ capacity`, except after
+//! [`write_committed`](SendBuffer::write_committed) (messages the owner had already accepted
+//! elsewhere, which may exceed it once: later writes then wait until it is below again).
 //!
 //! # Reset
 //!
@@ -176,6 +178,26 @@ impl SendBuffer {
         data: Bytes,
         meta: Option<MessageMeta>,
     ) -> Result<Range<u64>, WriteError> {
+        self.write_within(data, meta, true)
+    }
+
+    /// Appends a message the owner already accepted (it waited elsewhere for the stream),
+    /// even when the buffer is full: refusing it now would lose it or reorder it behind later
+    /// ones. Every other refusal of [`write`](Self::write) still applies.
+    pub fn write_committed(
+        &mut self,
+        data: Bytes,
+        meta: Option<MessageMeta>,
+    ) -> Result<Range<u64>, WriteError> {
+        self.write_within(data, meta, false)
+    }
+
+    fn write_within(
+        &mut self,
+        data: Bytes,
+        meta: Option<MessageMeta>,
+        bounded: bool,
+    ) -> Result<Range<u64>, WriteError> {
         let len = data.len();
         if self.fin != FinState::Open {
             return Err(WriteError::Finished);
@@ -189,8 +211,8 @@ impl SendBuffer {
                 max: self.max_message,
             });
         }
-        let available = self.capacity - (self.end - self.acked);
-        if len as u64 > available {
+        let available = self.capacity.saturating_sub(self.end - self.acked);
+        if bounded && len as u64 > available {
             return Err(WriteError::Blocked { len, available });
         }
         let start = self.end;

@@ -1,4 +1,5 @@
-//! Hostile cases: a peer that sends garbage, and a peer that stops reading.
+//! Hostile cases: a peer that sends garbage, a peer that stops reading its socket, and an
+//! application that stops taking its messages.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -8,7 +9,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 use atbus_core::discovery::{Gateway, GatewayAddress, GatewayMatch};
 
-use super::{Placement, STEP, payload, receive_in_order, start, within};
+use super::{Placement, STEP, payload, receive_in_order, start, start_with, within};
 use crate::runtime::StreamSocket;
 use crate::{Bus, Runtime};
 
@@ -268,6 +269,79 @@ pub async fn stalled_reader(placement: Placement) -> Result<(), String> {
     eprintln!("stalled reader: the sender stopped after {second} sends of 64 KiB");
     proxy.paused.store(false, Ordering::Release);
     receive_in_order(&runtime, &consumer, total as usize, &|_| SIZE).await?;
+    producer.shutdown(STEP).await;
+    consumer.shutdown(Duration::ZERO).await;
+    Ok(())
+}
+
+/// An application that stops taking its messages (never calls `recv`): the messages it has not
+/// taken hold its session's flow-control credit, so the sender's `send` stops completing after
+/// a bounded amount — the receiver's memory is bounded — and once the application takes them
+/// again, every message arrives, in order. The consumer listens (server side) with a 2 MiB
+/// receive budget; the producer, with a 1 MiB stream send buffer, dials it.
+pub async fn idle_consumer(placement: Placement, scheme: &str) -> Result<(), String> {
+    const SIZE: usize = 16 * 1024;
+    const TOTAL: u32 = 2_048;
+    const BUDGET: u64 = 2 * 1024 * 1024;
+    const SEND_BUFFER: u64 = 1024 * 1024;
+    let runtime = placement.client.clone();
+    let consumer = start_with(
+        &placement,
+        &format!("idle-consumer-{scheme}"),
+        Some(scheme),
+        |config| {
+            config.node.connection.receive_memory_limit = BUDGET;
+            config.node.connection.stream_receive_window = BUDGET;
+        },
+    )
+    .await?;
+    let producer = start_with(&placement, &format!("producer-{scheme}"), None, |config| {
+        config.node.connection.stream_send_buffer = SEND_BUFFER;
+    })
+    .await?;
+    producer
+        .put_record(consumer.record())
+        .await
+        .map_err(|e| e.to_string())?;
+    let completed = Arc::new(AtomicU64::new(0));
+    {
+        let producer = producer.clone();
+        let to = consumer.name().to_owned();
+        let completed = completed.clone();
+        runtime.spawn(Box::pin(async move {
+            for i in 0..TOTAL {
+                if producer.send(&to, 1, payload(i, SIZE)).await.is_err() {
+                    return;
+                }
+                completed.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    // Wait until the sender stopped: no send completed for a second.
+    let sleep = |d| runtime.sleep_until(Instant::now() + d);
+    let started = Instant::now();
+    let mut last = u64::MAX;
+    loop {
+        sleep(Duration::from_millis(1_000)).await;
+        let now = completed.load(Ordering::Relaxed);
+        if now == last || started.elapsed() > Duration::from_secs(20) {
+            break;
+        }
+        last = now;
+    }
+    let stopped = completed.load(Ordering::Relaxed);
+    // The consumer holds at most about twice its budget plus a window per stream; the
+    // producer's send buffer, its bus's 256 send credits (4 MiB), writer queues and socket
+    // buffers hold the rest: 16 MiB is generous, and half of what is sent.
+    let bound = (16 * 1024 * 1024 / SIZE) as u64;
+    if stopped == u64::from(TOTAL) || stopped > bound || stopped != last {
+        return Err(format!(
+            "an idle consumer did not stop the sender: {stopped} of {TOTAL} sends of 16 KiB \
+             completed (bound {bound})"
+        ));
+    }
+    eprintln!("idle consumer over {scheme}: the sender stopped after {stopped} sends of 16 KiB");
+    receive_in_order(&runtime, &consumer, TOTAL as usize, &|_| SIZE).await?;
     producer.shutdown(STEP).await;
     consumer.shutdown(Duration::ZERO).await;
     Ok(())

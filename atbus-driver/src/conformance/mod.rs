@@ -12,7 +12,7 @@ mod hostile;
 pub mod netns;
 
 pub use cases::{many_peers, messages_both_ways, peer_restart, shutdown_in_flight};
-pub use hostile::{garbage_peer, stalled_reader};
+pub use hostile::{garbage_peer, idle_consumer, stalled_reader};
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -159,6 +159,15 @@ macro_rules! conformance_tests {
             });
         }
         #[test]
+        fn idle_consumer() {
+            $run("idle_consumer", |$rt| {
+                let $name = "idle_consumer";
+                let $case =
+                    |p| $crate::conformance::each_scheme(p, $crate::conformance::idle_consumer);
+                $body
+            });
+        }
+        #[test]
         fn stalled_reader() {
             $run("stalled_reader", |$rt| {
                 let $name = "stalled_reader";
@@ -205,6 +214,16 @@ pub fn listen_address(scheme: &str, host: IpAddr) -> String {
 /// `placement`, or, with no scheme, a bus that listens nowhere on its client side. A name
 /// that ends in `udp-plain` runs UDP without offload.
 pub async fn start(placement: &Placement, name: &str, scheme: Option<&str>) -> Result<Bus, String> {
+    start_with(placement, name, scheme, |_| {}).await
+}
+
+/// [`start`], with `configure` applied to the bus's settings last.
+pub async fn start_with(
+    placement: &Placement,
+    name: &str,
+    scheme: Option<&str>,
+    configure: impl FnOnce(&mut BusConfig),
+) -> Result<Bus, String> {
     let mut config = BusConfig::new(name);
     config.node.seed = seed_of(name);
     config.listen = scheme
@@ -212,6 +231,7 @@ pub async fn start(placement: &Placement, name: &str, scheme: Option<&str>) -> R
         .into_iter()
         .collect();
     config.udp_offload = !name.ends_with("udp-plain");
+    configure(&mut config);
     let runtime = match scheme {
         Some(_) => &placement.server,
         None => &placement.client,
