@@ -31,7 +31,10 @@
 //! `B4_CASE=<part of a case title>` and `B4_ONLY=<part of a contender name>` select (the
 //! baseline row stays, empty), `B4_DEBUG=1` prints messages sent and received per run and the
 //! sender's path figures (packets, losses, RTT), `B4_CC=newreno|off` swaps atbus's congestion
-//! controller (BBR by default), `B4_OFFLOAD=off` turns atbus's batched UDP IO off.
+//! controller (BBR by default), `B4_OFFLOAD=off` turns atbus's batched UDP IO off, and
+//! `B4_NO_LIFO=1` turns tokio's LIFO slot off (only in a build with
+//! `RUSTFLAGS="--cfg tokio_unstable"`: it showed that tokio's UDP case is held back by its
+//! scheduler keeping a woken task on the waker's worker, where other workers cannot steal it).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -670,10 +673,13 @@ fn main() {
     let reps: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let window = Duration::from_millis(args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    #[cfg(tokio_unstable)]
+    if std::env::var("B4_NO_LIFO").is_ok() {
+        builder.disable_lifo_slot();
+    }
+    let runtime = builder.build().expect("a tokio runtime");
 
     let cases = [
         Case {

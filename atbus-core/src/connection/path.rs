@@ -43,6 +43,9 @@ pub struct Path {
     pub(super) events: VecDeque<ConnectionEvent>,
     /// Decoded frames of the datagram being handled (kept to reuse its allocation).
     pub(super) frame_scratch: Vec<crate::frame::Frame>,
+    /// Handshake frames received, kept for the owner while it wants them (a responder that
+    /// may have to answer a repeated register): `None` when it does not.
+    pub(super) handshake_frames: Option<Vec<crate::proto::FrameMessage>>,
     /// Present on byte-stream connections: they decode frames from a byte stream and need no
     /// packet numbers, loss recovery, congestion control or pacing (the transport does that).
     pub(super) stream_decoder: Option<StreamDecoder>,
@@ -84,6 +87,7 @@ impl Path {
             last_received: now,
             events: VecDeque::new(),
             frame_scratch: Vec::new(),
+            handshake_frames: None,
             stream_decoder: None,
             closed: None,
             close_frame_pending: false,
@@ -135,6 +139,21 @@ impl Path {
     /// it, so its handshake here is over).
     pub fn peer_acknowledged(&self) -> bool {
         self.sent.any_acked()
+    }
+
+    /// Keeps the handshake frames that arrive from now on (`true`) for
+    /// [`take_handshake_frames`](Self::take_handshake_frames), or stops (`false`): the owner's
+    /// handshake then needs no second decode of every datagram.
+    pub fn keep_handshake_frames(&mut self, keep: bool) {
+        self.handshake_frames = keep.then(Vec::new);
+    }
+
+    /// The handshake frames kept since the last call.
+    pub fn take_handshake_frames(&mut self) -> Vec<crate::proto::FrameMessage> {
+        self.handshake_frames
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Path diagnostics (datagrams, probe timeouts, refused packets).

@@ -82,6 +82,11 @@ impl Path {
         let datagram = datagram_len.map(|len| streams.new_source(len));
         for frame in frames.drain(..) {
             self.metrics.record_packet_received(frame.wire_len);
+            if let Some(kept) = &mut self.handshake_frames
+                && crate::handshake::carries_handshake(&frame.message)
+            {
+                kept.push(frame.message.clone());
+            }
             let number = frame.message.packet_number;
             if number > super::MAX_PACKET_NUMBER {
                 return self.close(CloseReason::ProtocolViolation);

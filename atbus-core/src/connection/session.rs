@@ -177,6 +177,22 @@ impl Session {
             .map(|path| &**path)
     }
 
+    /// Keeps (or stops keeping) the handshake frames that arrive on `path` (see
+    /// [`Path::keep_handshake_frames`]).
+    pub fn keep_handshake_frames(&mut self, path: PathId, keep: bool) {
+        if let Some(p) = self.paths.get_mut(&path) {
+            p.keep_handshake_frames(keep);
+        }
+    }
+
+    /// The handshake frames `path` kept since the last call.
+    pub fn take_handshake_frames(&mut self, path: PathId) -> Vec<crate::proto::FrameMessage> {
+        self.paths
+            .get_mut(&path)
+            .map(|p| p.take_handshake_frames())
+            .unwrap_or_default()
+    }
+
     /// The streams.
     pub fn streams(&self) -> &StreamSet {
         &self.streams

@@ -351,8 +351,15 @@ impl Node {
             peer: peer.clone(),
             responder,
         };
+        let keeps_handshake = matches!(
+            t.phase,
+            Phase::Bound {
+                responder: Some(_),
+                ..
+            }
+        );
         let config = self.config.connection.clone();
-        let (path, leftover) = match t.kind {
+        let (mut path, leftover) = match t.kind {
             TransportKind::Datagram => (Path::new(config, now), BytesMut::new()),
             TransportKind::ByteStream => {
                 let leftover = t
@@ -386,6 +393,8 @@ impl Node {
             transports: BTreeSet::new(),
             deadline: None,
         });
+        // A responder still answers repeated registers: the path hands it their frames.
+        path.keep_handshake_frames(keeps_handshake);
         // Ids are the node's own and never reused, so the session cannot have this path.
         let _ = entry.session.add_path(PathId(id.0), path);
         entry.transports.insert(id);

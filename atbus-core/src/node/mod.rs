@@ -93,10 +93,9 @@ use crate::connection::{
     ConnectionConfig, PathId, SendError as StreamSendError, Session, SessionEvent,
 };
 use crate::discovery::{MemoryRegistry, NodeRecord, RouteOptions, check_node_name};
-use crate::frame::DatagramDecoder;
 use crate::handshake::{
     DEFAULT_HANDSHAKE_DEADLINE, DuplicatePolicy, IdentityError, InstanceId, LocalIdentity,
-    SessionId, SessionTable, carries_handshake,
+    SessionId, SessionTable,
 };
 use crate::proto::CloseReason;
 
@@ -357,39 +356,30 @@ impl Node {
             | Phase::Responding(_) => {}
             Phase::Bound { peer, responder } => {
                 let peer = peer.clone();
-                // Once the peer acknowledged a packet of ours here, its handshake on this
-                // transport is over and no register of it needs answering again: stop decoding
-                // every datagram twice for the rest of the handshake deadline.
-                if responder.is_some()
-                    && self
-                        .peers
-                        .get(&peer)
-                        .and_then(|p| p.session.path(PathId(transport.0)))
-                        .is_some_and(|path| path.peer_acknowledged())
-                {
-                    *responder = None;
-                }
-                if let Some(responder) = responder {
-                    // A repeated register whose answer was lost is answered again.
-                    let mut frames = Vec::new();
-                    if DatagramDecoder::new(self.config.connection.frame_limits)
-                        .decode(data.clone(), &mut frames)
-                        .is_ok()
+                let path = PathId(transport.0);
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    match t.kind {
+                        TransportKind::Datagram => p.session.handle_datagram(path, now, data),
+                        TransportKind::ByteStream => p.session.handle_bytes(path, now, data),
+                    }
+                    // Once the peer acknowledged a packet of ours here, its handshake on this
+                    // transport is over: nothing more to answer.
+                    if responder.is_some()
+                        && p.session.path(path).is_some_and(|x| x.peer_acknowledged())
                     {
-                        for frame in frames.iter().filter(|f| carries_handshake(&f.message)) {
-                            let _ = responder.handle_frame(now, &frame.message, &mut self.table);
+                        *responder = None;
+                        p.session.keep_handshake_frames(path, false);
+                    }
+                    if let Some(r) = responder {
+                        // A repeated register whose answer was lost is answered again (the
+                        // path kept its frames: each datagram is decoded once).
+                        for frame in p.session.take_handshake_frames(path) {
+                            let _ = r.handle_frame(now, &frame, &mut self.table);
                         }
                         drain_handshake(t, &self.config.connection);
                         if !t.outbox.is_empty() {
                             self.outbox_ready.insert(transport);
                         }
-                    }
-                }
-                if let Some(p) = self.peers.get_mut(&peer) {
-                    let path = PathId(transport.0);
-                    match t.kind {
-                        TransportKind::Datagram => p.session.handle_datagram(path, now, data),
-                        TransportKind::ByteStream => p.session.handle_bytes(path, now, data),
                     }
                 }
                 self.touch(&peer);
