@@ -311,7 +311,8 @@ impl Driver {
                 }
             },
             Input::Data(id, data) => {
-                if self.streams.contains_key(&id) {
+                if let Some(stream) = self.streams.get(&id) {
+                    stream.processed();
                     self.node.handle_input(now, id, data);
                 }
             }
