@@ -33,6 +33,7 @@ use crate::input::{Command, Input, Reply};
 use crate::links::{StreamWriter, spawn_stream};
 use crate::listen::{Listening, bind_all};
 use crate::runtime::{Runtime, StreamSocket};
+use crate::transmit_pool::TransmitPool;
 
 /// Messages a bus lets into its run loop before the node takes them (sends wait beyond).
 const SEND_CREDITS: usize = 256;
@@ -75,7 +76,10 @@ pub(crate) struct Driver {
     subscribers: Vec<async_channel::Sender<BusEvent>>,
     held: VecDeque<HeldSend>,
     shutdown: Option<Shutdown>,
+    /// Where the node writes transmits; a byte-stream transmit takes it whole to its writer
+    /// and the loop writes on in a recycled one (`transmit_pool`).
     buf: BytesMut,
+    transmit_pool: Arc<TransmitPool>,
     /// The current step's time (see `now`).
     clock: Timestamp,
     /// The node's frame limits, for splitting byte streams into whole frames.
@@ -170,6 +174,7 @@ impl Driver {
             held: VecDeque::new(),
             shutdown: None,
             buf: BytesMut::with_capacity(64 * 1024),
+            transmit_pool: Arc::new(TransmitPool::default()),
             udp_offload: config.udp_offload,
             clock: Timestamp::ZERO,
             frame_limits,
@@ -483,20 +488,30 @@ impl Driver {
                     continue;
                 }
                 let tail = self.buf.split_off(start);
-                if let Some(b) = batch.take() {
-                    self.send_batch(b);
+                match batch.take() {
+                    // The batch leaves with the front of the buffer; the loop writes on in the
+                    // rest.
+                    Some(b) => {
+                        let front = std::mem::replace(&mut self.buf, tail);
+                        self.send_batch(b, front);
+                    }
+                    None => self.buf.unsplit(tail),
                 }
-                self.buf.unsplit(tail);
                 match udp {
                     Some((socket, to)) => batch = Some(GsoBatch::new(socket, to, len)),
                     None => {
-                        let data = self.buf.split().freeze();
+                        // The buffer holds this transmit only (a batch went out above).
+                        let next = self.transmit_pool.take();
+                        let full = std::mem::replace(&mut self.buf, next);
+                        let data = TransmitPool::hand_over(&self.transmit_pool, full);
                         self.transmit(id, data);
                     }
                 }
             }
             if let Some(b) = batch {
-                self.send_batch(b);
+                let next = self.transmit_pool.take();
+                let full = std::mem::replace(&mut self.buf, next);
+                self.send_batch(b, full);
             }
             while let Some(event) = self.node.poll_event() {
                 self.event(event);
@@ -530,9 +545,9 @@ impl Driver {
         }
     }
 
-    /// Sends the datagrams of `batch`, which are all of `self.buf`.
-    fn send_batch(&mut self, batch: GsoBatch) {
-        let data = self.buf.split().freeze();
+    /// Sends the datagrams of `batch`, which are all of `data`.
+    fn send_batch(&mut self, batch: GsoBatch, data: BytesMut) {
+        let data = TransmitPool::hand_over(&self.transmit_pool, data);
         debug_assert_eq!(data.len(), batch.len);
         self.udp[batch.socket].send(batch.to, data, batch.segment_size());
     }

@@ -39,6 +39,7 @@ mod links;
 mod listen;
 mod memory;
 mod runtime;
+mod transmit_pool;
 
 pub use bus::{
     Bus, BusConfig, BusEvent, BusMetrics, Message, SendError, ShutdownReport, StartError,
