@@ -90,8 +90,9 @@ pub use session::{AddPathError, PathId, Session, SessionEvent};
 pub use streams::StreamSet;
 
 /// Most bytes one `poll_transmit` writes on a byte-stream connection; also the fragment size
-/// there.
-const BYTE_STREAM_WRITE: usize = 64 * 1024;
+/// there. 64 KiB and room for the frame's fields, so that a 64 KiB message travels whole in one
+/// fragment (at exactly 64 KiB it took two, joined by a copy on receipt).
+const BYTE_STREAM_WRITE: usize = 64 * 1024 + 1024;
 
 /// Flow-control window every stream grants before its first acknowledgement says otherwise:
 /// a sender never sends beyond it until told, and a receiver always accepts at least it, so a

@@ -328,12 +328,15 @@ impl StreamSet {
     /// The next packet of stream data, numbered `number`, of at most `space` bytes on a path
     /// whose datagrams hold `mtu` bytes: lost ranges first, then new data within the peer's
     /// window, round-robin over streams; a stream's end or reset rides along, or goes alone
-    /// when there is no data. The end's and the reset's states count it as sent.
+    /// when there is no data. The end's and the reset's states count it as sent. Without
+    /// `fill` (a byte stream), a message that would fit whole in a fresh write is not started
+    /// in the rest of this one: `None`, and the next write carries it whole.
     pub(super) fn next_packet(
         &mut self,
         number: u64,
         space: usize,
         mtu: usize,
+        fill: bool,
     ) -> Option<(FrameMessage, PacketData)> {
         let stream = self.next_sendable_stream()?;
         let state = self
@@ -343,8 +346,17 @@ impl StreamSet {
         let sent_before = state.send.sent_offset();
         let whole_up_to = (mtu - PACKET_OVERHEAD) as u64;
         let mut budget = space.saturating_sub(PACKET_OVERHEAD) as u64;
+        if !fill
+            && budget < whole_up_to
+            && state
+                .send
+                .next_message_wants_fresh_packet(budget, state.peer_limit, whole_up_to)
+        {
+            return None;
+        }
         let mut fragments = Vec::new();
         for _attempt in 0..MAX_PACKET_ATTEMPTS {
+            let unsent = state.send.sent_offset();
             let Some(range) = state.send.next_range(budget, state.peer_limit, whole_up_to) else {
                 return self.signals_only(number, stream, space);
             };
@@ -378,7 +390,7 @@ impl StreamSet {
             if size > space {
                 // More fragments (or metadata) than the estimate allowed: put the range back and
                 // try a smaller one.
-                state.send.on_lost(range);
+                state.send.put_back(range.clone(), range.start == unsent);
                 budget = shrink(budget, size, space);
                 continue;
             }

@@ -626,6 +626,25 @@ fn byte_streams_carry_messages_in_large_fragments_without_packet_numbers() {
     assert_eq!(a.metrics().packets_lost, 0);
 }
 
+/// On a byte stream a message that fits a write travels whole: a 64 KiB message is one
+/// fragment, never the tail of one write and the head of the next (which the receiver would
+/// join by a copy), even with small messages between them.
+#[test]
+fn byte_streams_send_messages_up_to_a_write_whole() {
+    let mut a = Connection::byte_stream(ConnectionConfig::default(), Timestamp::ZERO);
+    let mut b = Connection::byte_stream(ConnectionConfig::default(), Timestamp::ZERO);
+    let mut sent = Vec::new();
+    for i in 0..40 {
+        // The first fills the initial window exactly: a message the window cuts is split.
+        let size = if i % 3 == 2 { 1_000 } else { 64 * 1024 };
+        sent.push(payload(i, size));
+        a.send(Timestamp::ZERO, 1, payload(i, size), None).unwrap();
+    }
+    let (received, _) = run_byte_streams(&mut a, &mut b, secs(5));
+    assert!(received.iter().map(|(_, d)| d).eq(sent.iter()));
+    assert_eq!(a.metrics().fragments_sent, 40, "one fragment per message");
+}
+
 #[test]
 fn garbage_on_a_byte_stream_closes_it_with_a_reason() {
     let mut connection = Connection::byte_stream(ConnectionConfig::default(), Timestamp::ZERO);

@@ -299,7 +299,9 @@ impl Path {
         buf: &mut BytesMut,
     ) -> bool {
         let number = self.peek_packet_number();
-        let Some((message, data)) = streams.next_packet(number, space, self.mtu.current()) else {
+        let fill = !self.is_byte_stream();
+        let Some((message, data)) = streams.next_packet(number, space, self.mtu.current(), fill)
+        else {
             return false;
         };
         self.stats.retransmitted_bytes += data.retransmitted;

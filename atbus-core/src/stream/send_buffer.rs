@@ -402,6 +402,30 @@ impl SendBuffer {
         Some(range)
     }
 
+    /// Whether the next range [`next_range`](Self::next_range) would choose starts a message
+    /// of at most `whole_up_to` bytes that `max_len` would cut but that fits the peer's
+    /// `limit` whole: a packet with less room than a fresh one should leave it to the next
+    /// packet rather than split it (a byte stream gains nothing from filling its writes).
+    pub fn next_message_wants_fresh_packet(
+        &self,
+        max_len: u64,
+        limit: u64,
+        whole_up_to: u64,
+    ) -> bool {
+        if !self.lost.is_empty() {
+            return false;
+        }
+        let Some(index) = self.message_index(self.next_new) else {
+            return false;
+        };
+        let message = &self.messages[index];
+        let len = message.data.len() as u64;
+        message.start == self.next_new
+            && len > max_len
+            && len <= whole_up_to
+            && message.end() <= limit
+    }
+
     fn keep_small_messages_whole(&self, range: Range<u64>, whole_up_to: u64) -> Range<u64> {
         let Some(index) = self.message_index(range.end.saturating_sub(1)) else {
             return range;
@@ -507,6 +531,19 @@ impl SendBuffer {
 
     fn acked_bytes(&self) -> u64 {
         self.acked + self.sacked.iter().map(|r| r.end - r.start).sum::<u64>()
+    }
+
+    /// Takes back `range`, which [`next_range`](Self::next_range) just handed out and which
+    /// did not go out after all (it did not fit its packet). `new` says whether it was new
+    /// data (it started at the [`sent_offset`](Self::sent_offset) of before the call): that
+    /// becomes unsent again — not lost, so it is not counted as a retransmission later; lost
+    /// data is lost again.
+    pub fn put_back(&mut self, range: Range<u64>, new: bool) {
+        if new && range.end == self.next_new {
+            self.next_new = range.start;
+        } else {
+            self.on_lost(range);
+        }
     }
 
     /// Declares `range` lost: whatever of it was sent and is not acknowledged will be sent again.
