@@ -81,7 +81,10 @@ mod tests {
         let bytes = TransmitPool::hand_over(&pool, buf);
         let slice = bytes.slice(1..3);
         drop(bytes);
-        assert!(pool.free.lock().unwrap().is_empty(), "a slice still holds it");
+        assert!(
+            pool.free.lock().unwrap().is_empty(),
+            "a slice still holds it"
+        );
         assert_eq!(&slice[..], b"ra");
         drop(slice);
         let again = pool.take();

@@ -30,11 +30,8 @@ use prost::Message as _;
 use super::ack::{decode_stream_ranges, encode_stream_ranges};
 use super::budget::ReceiveBudget;
 use super::{ConnectionConfig, ConnectionEvent, INITIAL_STREAM_WINDOW, SendError, StreamOptions};
-use crate::frame::encoded_frame_len;
-use crate::proto::{
-    CloseReason, FrameMessage, Packet, PacketContent, PacketFlag, StreamAcknowledge,
-    frame_message::Body,
-};
+use crate::frame::PacketFrame;
+use crate::proto::{CloseReason, Packet, PacketContent, PacketFlag, StreamAcknowledge};
 use crate::stream::{
     Abandoned, AssembleError, Assembler, Fragment, MessageMeta, SendBuffer, Source,
 };
@@ -107,20 +104,15 @@ pub(super) struct PacketData {
 
 /// The frame of a packet of `stream` numbered `number` carrying `fragments` (the first one's
 /// offset is the packet's) with `flags`.
-fn packet_frame(number: u64, stream: i64, fragments: &[Fragment], flags: u32) -> FrameMessage {
-    let content = PacketContent {
-        fragments: fragments.iter().map(|f| f.to_proto()).collect(),
-    };
-    FrameMessage {
+fn packet_frame(number: u64, stream: i64, fragments: &[Fragment], flags: u32) -> PacketFrame {
+    PacketFrame {
         packet_number: number,
-        body: Some(Body::Packet(Packet {
-            stream_id: stream,
-            stream_offset: fragments.first().map_or(0, |f| f.offset),
-            content: content.encode_to_vec().into(),
-            flags,
-            ..Default::default()
-        })),
-        ..Default::default()
+        stream_id: stream,
+        stream_offset: fragments.first().map_or(0, |f| f.offset),
+        flags,
+        content: PacketContent {
+            fragments: fragments.iter().map(|f| f.to_proto()).collect(),
+        },
     }
 }
 
@@ -337,7 +329,7 @@ impl StreamSet {
         space: usize,
         mtu: usize,
         fill: bool,
-    ) -> Option<(FrameMessage, PacketData)> {
+    ) -> Option<(PacketFrame, PacketData)> {
         let stream = self.next_sendable_stream()?;
         let state = self
             .streams
@@ -386,7 +378,7 @@ impl StreamSet {
             let reset = state.send.resets_at(first).then_some(first);
             let flags = state.options.packet_flags(fin, reset.is_some());
             let message = packet_frame(number, stream, &fragments, flags);
-            let size = encoded_frame_len(&message);
+            let size = message.encoded_len();
             if size > space {
                 // More fragments (or metadata) than the estimate allowed: put the range back and
                 // try a smaller one.
@@ -408,7 +400,7 @@ impl StreamSet {
         number: u64,
         stream: i64,
         space: usize,
-    ) -> Option<(FrameMessage, PacketData)> {
+    ) -> Option<(PacketFrame, PacketData)> {
         let state = self.streams.get(&stream).expect("sendable stream exists");
         let end = state
             .send
@@ -419,17 +411,14 @@ impl StreamSet {
         // offset (otherwise data lies between them and carries the end later).
         let offset = reset.or(end)?;
         let fin = end == Some(offset);
-        let message = FrameMessage {
+        let message = PacketFrame {
             packet_number: number,
-            body: Some(Body::Packet(Packet {
-                stream_id: stream,
-                stream_offset: offset,
-                flags: state.options.packet_flags(fin, reset.is_some()),
-                ..Default::default()
-            })),
-            ..Default::default()
+            stream_id: stream,
+            stream_offset: offset,
+            flags: state.options.packet_flags(fin, reset.is_some()),
+            content: PacketContent::default(),
         };
-        if encoded_frame_len(&message) > space {
+        if message.encoded_len() > space {
             return None;
         }
         let data = self.book(stream, None, fin, reset, 0);
@@ -510,7 +499,7 @@ impl StreamSet {
         stream: i64,
         range: Range<u64>,
         space: usize,
-    ) -> Option<FrameMessage> {
+    ) -> Option<PacketFrame> {
         let state = self.streams.get(&stream)?;
         let start = range.start.max(state.send.acked_offset());
         let mut budget = space.saturating_sub(PACKET_OVERHEAD) as u64;
@@ -526,7 +515,7 @@ impl StreamSet {
             let fin = state.send.final_offset() == Some(end);
             let flags = state.options.packet_flags(fin, state.send.resets_at(first));
             let message = packet_frame(number, stream, &fragments, flags);
-            let size = encoded_frame_len(&message);
+            let size = message.encoded_len();
             if size <= space {
                 return Some(message);
             }

@@ -6,7 +6,7 @@ use super::ack::encode_packet_ack;
 use super::recovery::SentPacket;
 use super::{Path, StreamSet};
 use crate::Timestamp;
-use crate::frame::{encode_frame, encoded_frame_len};
+use crate::frame::{PacketFrame, encode_frame, encoded_frame_len};
 use crate::proto::{Acknowledge, ConnectionClose, FrameMessage, PingData, frame_message::Body};
 
 /// Room kept in an acknowledgement frame for the header, packet-number ranges and delay.
@@ -118,7 +118,7 @@ impl Path {
         let number = self.peek_packet_number();
         let message = streams.copy_packet(number, stream, range, self.mtu.current())?;
         self.next_packet_number += u64::from(number != 0);
-        let size = self.write_frame(&message, buf) as u64;
+        let size = self.write_packet(&message, buf) as u64;
         self.pacer.on_sent(now, size, self.congestion.pacing_rate());
         let packet = SentPacket {
             time_sent: now,
@@ -192,6 +192,15 @@ impl Path {
         // Frames built here stay far below the frame limit.
         let len =
             encode_frame(message, &self.config.frame_limits, buf).expect("frame within limits");
+        self.metrics.record_packet_sent(len);
+        len
+    }
+
+    fn write_packet(&mut self, packet: &PacketFrame, buf: &mut BytesMut) -> usize {
+        // Packets built here stay far below the frame limit.
+        let len = packet
+            .encode(&self.config.frame_limits, buf)
+            .expect("frame within limits");
         self.metrics.record_packet_sent(len);
         len
     }
@@ -309,7 +318,7 @@ impl Path {
             self.metrics.record_fragment_sent(data.retransmitted > 0);
         }
         self.next_packet_number += u64::from(number != 0);
-        let size = self.write_frame(&message, buf) as u64;
+        let size = self.write_packet(&message, buf) as u64;
         self.pacer.on_sent(now, size, self.congestion.pacing_rate());
         let app_limited = !self.has_sendable_data(streams);
         let packet = SentPacket {

@@ -13,7 +13,12 @@ use crate::proto::FrameMessage;
 ///
 /// Packers use it to decide whether a frame still fits a datagram before writing it.
 pub fn encoded_frame_len(message: &FrameMessage) -> usize {
-    body_len(message_codec::sizes(message).total) + FRAME_HASH_LEN
+    frame_len(message_codec::sizes(message).total)
+}
+
+/// Size of a frame whose message is `message_len` bytes.
+pub(super) fn frame_len(message_len: usize) -> usize {
+    body_len(message_len) + FRAME_HASH_LEN
 }
 
 /// Bytes of a frame before its hash trailer: the two header varints and the message.
@@ -34,19 +39,32 @@ pub fn encode_frame(
     dst: &mut BytesMut,
 ) -> Result<usize, EncodeError> {
     let sizes = message_codec::sizes(message);
-    let message_len = sizes.total;
-    debug_assert_eq!(message_len, prost::Message::encoded_len(message));
+    debug_assert_eq!(sizes.total, prost::Message::encoded_len(message));
+    encode_frame_with(sizes.total, limits, dst, |header, dst| {
+        message_codec::encode(header, message, &sizes, dst)
+    })
+}
+
+/// Appends a frame whose message of `message_len` bytes `write` appends after the header
+/// varints it is given, then the hash; returns the frame's size. Fails without writing
+/// anything when the message exceeds `limits`.
+pub(super) fn encode_frame_with(
+    message_len: usize,
+    limits: &FrameLimits,
+    dst: &mut BytesMut,
+    write: impl FnOnce(&[u64], &mut BytesMut),
+) -> Result<usize, EncodeError> {
     if message_len > limits.max_len() {
         return Err(EncodeError::FrameTooLarge {
             length: message_len,
             max: limits.max_frame_message_len,
         });
     }
-    let frame_len = body_len(message_len) + FRAME_HASH_LEN;
+    let frame_len = frame_len(message_len);
     let start = dst.len();
     dst.reserve(frame_len);
     let header = [u64::from(PROTOCOL_VERSION), message_len as u64];
-    message_codec::encode(&header, message, &sizes, dst);
+    write(&header, dst);
     let hash = frame_hash(&dst[start..]);
     dst.put_u32_le(hash);
     debug_assert_eq!(

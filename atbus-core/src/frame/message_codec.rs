@@ -283,6 +283,64 @@ pub(super) fn encode(
     out.flush();
 }
 
+/// Sizes of a `Packet` frame message whose content is `content` bytes long.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PacketSizes {
+    /// The whole message.
+    pub message: usize,
+    body: usize,
+    content: usize,
+}
+
+/// The sizes of a packet frame's message, as prost would encode it with a `content` of
+/// `content` bytes.
+pub(super) fn packet_sizes(
+    packet_number: u64,
+    stream_id: i64,
+    stream_offset: u64,
+    flags: u32,
+    content: usize,
+) -> PacketSizes {
+    let body = varint_field_len(zigzag(stream_id))
+        + varint_field_len(stream_offset)
+        + if content == 0 {
+            0
+        } else {
+            delimited_len(content)
+        }
+        + varint_field_len(u64::from(flags));
+    PacketSizes {
+        message: varint_field_len(packet_number) + delimited_len(body),
+        body,
+        content,
+    }
+}
+
+/// Appends the varints of `prefix` (the frame header) and then the encoding of `frame` as a
+/// message, exactly as [`encode`] would write [`PacketFrame::to_message`], its content
+/// written in place by prost.
+pub(super) fn encode_packet(
+    prefix: &[u64],
+    frame: &super::PacketFrame,
+    sizes: &PacketSizes,
+    dst: &mut BytesMut,
+) {
+    let mut out = FieldWriter::new(dst);
+    for &value in prefix {
+        out.varint(value);
+    }
+    out.varint_field(FRAME_PACKET_NUMBER, frame.packet_number);
+    out.byte(BODY_PACKET);
+    out.varint(sizes.body as u64);
+    out.varint_field(1 << 3, zigzag(frame.stream_id));
+    out.varint_field(2 << 3, frame.stream_offset);
+    if sizes.content > 0 {
+        out.prost_field(3 << 3 | 2, sizes.content, &frame.content);
+    }
+    out.varint_field(4 << 3, u64::from(frame.flags));
+    out.flush();
+}
+
 fn encode_ping(out: &mut FieldWriter<'_>, key: u8, len: usize, ping: &PingData) {
     out.byte(key);
     out.varint(len as u64);

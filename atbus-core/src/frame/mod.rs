@@ -31,6 +31,7 @@ mod hash;
 mod header;
 mod limits;
 mod message_codec;
+mod packet_frame;
 mod stream_decoder;
 
 pub use datagram_decoder::DatagramDecoder;
@@ -41,6 +42,7 @@ pub use header::MAX_HEADER_LEN;
 pub use limits::{
     DEFAULT_MAX_FRAME_MESSAGE_LEN, DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_ROOM, FrameLimits,
 };
+pub use packet_frame::PacketFrame;
 pub use stream_decoder::{StreamDecoder, frame_len};
 
 pub use crate::proto::FrameMessage;
