@@ -364,11 +364,13 @@ impl Node {
                     }
                     // Once the peer acknowledged a packet of ours here, its handshake on this
                     // transport is over: nothing more to answer.
+                    let mut done = false;
                     if responder.is_some()
                         && p.session.path(path).is_some_and(|x| x.peer_acknowledged())
                     {
                         *responder = None;
                         p.session.keep_handshake_frames(path, false);
+                        done = true;
                     }
                     if let Some(r) = responder {
                         // A repeated register whose answer was lost is answered again (the
@@ -380,6 +382,10 @@ impl Node {
                         if !t.outbox.is_empty() {
                             self.outbox_ready.insert(transport);
                         }
+                    }
+                    if done {
+                        // Its handshake deadline goes with it.
+                        self.note_transport(transport);
                     }
                 }
                 self.touch(&peer);
@@ -670,6 +676,9 @@ impl Node {
                 continue;
             };
             if t.poll_timeout().is_none_or(|at| at > now) {
+                // Filed under a deadline the transport no longer has: refile it, or the node's
+                // timeout would stay in the past and its owner would spin.
+                self.note_transport(id);
                 continue;
             }
             let failed = match &mut t.phase {

@@ -575,4 +575,29 @@ fn a_repeated_register_is_answered_until_the_peer_acknowledged_the_transport() {
         drain(&mut server, now, &mut buf).is_empty(),
         "a register replayed after the client acknowledged the transport is not answered"
     );
+    // The responder's handshake deadline went with it: idle, the server's timer moves on
+    // (it once stayed at the deadline for ever, and a run loop spun on it).
+    let mut fired = 0;
+    let until = now + Duration::from_secs(60);
+    while let Some(at) = server.poll_timeout() {
+        if at > until {
+            break;
+        }
+        assert!(at >= now, "a timeout in the past: {at:?} at {now:?}");
+        now = at;
+        server.handle_timeout(now);
+        client.handle_timeout(now);
+        for d in drain(&mut server, now, &mut buf) {
+            client.handle_input(now, tc, d);
+        }
+        for d in drain(&mut client, now, &mut buf) {
+            server.handle_input(now, ts, d);
+        }
+        fired += 1;
+        // Keep-alives every 8 s and their acknowledgements: a few dozen at most.
+        assert!(
+            fired < 100,
+            "the server's timer fired {fired} times in a minute"
+        );
+    }
 }
