@@ -153,15 +153,7 @@ fn a_tight_budget_slows_many_streams_but_loses_nothing() {
     // Data beyond the budget was refused and sent again, not lost.
     assert!(pair.b.stats().packets_refused > 0);
     assert_eq!(pair.received_b.len(), 40 * streams as usize);
-    for stream in 0..streams {
-        let got: Vec<_> = pair
-            .received_b
-            .iter()
-            .filter(|(s, _)| *s == stream)
-            .map(|(_, d)| d.clone())
-            .collect();
-        assert!(got == (0..40).map(|i| payload(i, 20_000)).collect::<Vec<_>>());
-    }
+    assert_each_stream_in_order(&pair.received_b, streams, 40, 20_000);
     let peak = pair.b.peak_receive_memory();
     let bound = LIMIT + streams as u64 * (INITIAL_STREAM_WINDOW + COMPACT_SLACK);
     assert!(peak <= bound, "peak receive memory {peak} > {bound}");
@@ -302,19 +294,7 @@ fn held_messages_stop_the_sender_until_released() {
         rounds >= 3,
         "{rounds} rounds: the budget did not hold the sender back"
     );
-    for stream in 0..streams {
-        let got: Vec<_> = pair
-            .received_b
-            .iter()
-            .filter(|(s, _)| *s == stream)
-            .map(|(_, d)| d.clone())
-            .collect();
-        assert!(
-            got == (0..per_stream)
-                .map(|i| payload(i, SIZE))
-                .collect::<Vec<_>>()
-        );
-    }
+    assert_each_stream_in_order(&pair.received_b, streams, per_stream, SIZE);
     assert_eq!(pair.b.streams().held_receive_memory(), 0);
 }
 
@@ -340,4 +320,22 @@ fn without_holding_delivery_frees_the_budget() {
     assert_eq!(pair.received_b.len(), 400);
     pair.b.release(1_000, 1);
     assert_eq!(pair.b.streams().held_receive_memory(), 0);
+}
+
+/// Each of `streams` streams delivered `count` messages `payload(0..count, size)`, in order.
+fn assert_each_stream_in_order(received: &[(i64, Bytes)], streams: i64, count: usize, size: usize) {
+    use super::tests::payload;
+    for stream in 0..streams {
+        let got: Vec<_> = received
+            .iter()
+            .filter(|(s, _)| *s == stream)
+            .map(|(_, d)| d.clone())
+            .collect();
+        let want: Vec<_> = (0..count).map(|i| payload(i, size)).collect();
+        assert!(
+            got == want,
+            "stream {stream}: {} messages, not as sent",
+            got.len()
+        );
+    }
 }
