@@ -22,7 +22,7 @@ use bytes::{Bytes, BytesMut};
 use atbus_core::Timestamp;
 use atbus_core::connection::SendError as StreamSendError;
 use atbus_core::discovery::{Discovery, Gateway, GatewayAddress, GatewayMatch, NodeRecord};
-use atbus_core::frame::FrameLimits;
+use atbus_core::frame::{FrameLimits, Splice, spliced_pieces};
 use atbus_core::node::{AttemptId, Node, NodeEvent, NodeSendError, TransportId, TransportKind};
 use atbus_core::stream::WriteError;
 
@@ -79,6 +79,9 @@ pub(crate) struct Driver {
     /// Where the node writes transmits; a byte-stream transmit takes it whole to its writer
     /// and the loop writes on in a recycled one (`transmit_pool`).
     buf: BytesMut,
+    /// Payloads of the transmit in `buf` left out of it (byte streams; see
+    /// [`Node::poll_transmit_spliced`]).
+    splices: Vec<Splice>,
     transmit_pool: Arc<TransmitPool>,
     /// The current step's time (see `now`).
     clock: Timestamp,
@@ -174,6 +177,7 @@ impl Driver {
             held: VecDeque::new(),
             shutdown: None,
             buf: BytesMut::with_capacity(64 * 1024),
+            splices: Vec::new(),
             transmit_pool: Arc::new(TransmitPool::default()),
             udp_offload: config.udp_offload,
             clock: Timestamp::ZERO,
@@ -476,9 +480,15 @@ impl Driver {
             let mut batch: Option<GsoBatch> = None;
             loop {
                 let start = self.buf.len();
-                let Some(id) = self.node.poll_transmit(now, &mut self.buf) else {
+                let Some(id) =
+                    self.node
+                        .poll_transmit_spliced(now, &mut self.buf, &mut self.splices)
+                else {
                     break;
                 };
+                for splice in &mut self.splices {
+                    splice.at -= start;
+                }
                 progressed = true;
                 let len = self.buf.len() - start;
                 let udp = self.udp_of.get(&id).copied();
@@ -535,14 +545,23 @@ impl Driver {
         self.streams.insert(id, writer);
     }
 
+    /// Sends `data`, the transmit for `id`, with the payloads of `self.splices` (offsets in
+    /// `data`) in their places.
     fn transmit(&mut self, id: TransportId, data: Bytes) {
         if let Some(writer) = self.streams.get_mut(&id) {
-            if !writer.write(data) {
+            let mut queued = true;
+            spliced_pieces(data, &mut self.splices, |piece| {
+                queued &= writer.write(piece)
+            });
+            if !queued {
                 self.node.set_transport_writable(id, false);
             }
         } else if let Some(&(index, to)) = self.udp_of.get(&id) {
+            debug_assert!(self.splices.is_empty(), "datagrams are never spliced");
             self.udp[index].send(to, data, None);
         }
+        // A transport gone meanwhile: its splices go with it.
+        self.splices.clear();
     }
 
     /// Sends the datagrams of `batch`, which are all of `data`.

@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 mod runtime;
+mod vectored;
 
 use std::sync::Arc;
 

@@ -10,7 +10,9 @@ use atbus_driver::quinn_udp::UdpSockRef;
 use atbus_driver::{BoxFuture, DatagramSocket, Direction, Runtime, StreamListener, StreamSocket};
 use tokio::io::Interest;
 use tokio::io::ReadBuf;
-use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+use crate::vectored::VectoredWriter;
 
 /// Socket buffer size asked for on UDP sockets (the kernel may cap it).
 const UDP_BUFFER: usize = 4 * 1024 * 1024;
@@ -41,7 +43,7 @@ fn tcp_socket(stream: tokio::net::TcpStream) -> io::Result<StreamSocket> {
     let (reader, writer) = stream.into_split();
     Ok(StreamSocket {
         reader: Box::new(reader.compat()),
-        writer: Box::new(writer.compat_write()),
+        writer: Box::new(VectoredWriter(writer)),
         peer,
     })
 }
@@ -50,7 +52,7 @@ fn unix_socket(stream: tokio::net::UnixStream, peer: String) -> StreamSocket {
     let (reader, writer) = stream.into_split();
     StreamSocket {
         reader: Box::new(reader.compat()),
-        writer: Box::new(writer.compat_write()),
+        writer: Box::new(VectoredWriter(writer)),
         peer,
     }
 }

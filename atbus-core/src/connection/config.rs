@@ -108,6 +108,11 @@ pub struct ConnectionConfig {
     pub ping_faults: u32,
     /// Frame limits of the codec.
     pub frame_limits: FrameLimits,
+    /// Byte streams: fragment payloads of at least this many bytes are handed to
+    /// [`Node::poll_transmit_spliced`](crate::node::Node::poll_transmit_spliced)'s caller as
+    /// [`Splice`](crate::frame::Splice)s rather than copied into the transmit buffer (the other
+    /// transmit calls join them in). `usize::MAX` copies everything.
+    pub splice_min: usize,
 }
 
 impl Default for ConnectionConfig {
@@ -133,6 +138,7 @@ impl Default for ConnectionConfig {
             ping_interval: Duration::from_secs(8),
             ping_faults: 2,
             frame_limits: FrameLimits::default(),
+            splice_min: crate::frame::DEFAULT_SPLICE_MIN,
         }
     }
 }

@@ -58,6 +58,10 @@ pub struct Path {
     /// Traffic, loss, fragments and RTT samples, for exporters (a few integer additions per
     /// frame; nothing allocates until the owner records the path's close).
     pub(super) metrics: TransportMetrics,
+    /// Payloads the transmit being written leaves out of its buffer (byte streams; see
+    /// [`Splice`](crate::frame::Splice)), offsets in the buffer, and their total size.
+    pub(super) splices: Vec<crate::frame::Splice>,
+    pub(super) spliced_len: usize,
 }
 
 impl Path {
@@ -94,6 +98,8 @@ impl Path {
             stats: ConnectionStats::default(),
             write_blocked: false,
             metrics: TransportMetrics::new(),
+            splices: Vec::new(),
+            spliced_len: 0,
             config,
         }
     }

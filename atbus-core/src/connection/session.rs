@@ -47,6 +47,7 @@ use super::{
     ConnectionConfig, ConnectionEvent, Path, SchedulerKind, SendError, StreamOptions, StreamSet,
 };
 use crate::Timestamp;
+use crate::frame::{Splice, join_splices};
 use crate::proto::CloseReason;
 use crate::stream::{Abandoned, MessageMeta};
 
@@ -282,10 +283,26 @@ impl Session {
     /// first (redundant scheduler); then paths are offered the chance in order of smoothed
     /// RTT, so stream data takes the fastest path with room (see the module docs).
     pub fn poll_transmit(&mut self, now: Timestamp, buf: &mut BytesMut) -> Option<(PathId, usize)> {
+        // No allocation unless a payload is spliced, and then one beside a payload's copy.
+        let mut splices = Vec::new();
+        let sent = self.poll_transmit_spliced(now, buf, &mut splices);
+        join_splices(buf, 0, &mut splices);
+        sent
+    }
+
+    /// As [`poll_transmit`](Self::poll_transmit), leaving the large payloads of byte-stream
+    /// paths out of `buf`: they are appended to `splices` (offsets in `buf`; see
+    /// [`Splice`]), and the size returned counts them.
+    pub fn poll_transmit_spliced(
+        &mut self,
+        now: Timestamp,
+        buf: &mut BytesMut,
+        splices: &mut Vec<Splice>,
+    ) -> Option<(PathId, usize)> {
         if self.paths.len() == 1 {
             // The usual case: no order to establish, no copies (one path makes none).
             let id = *self.paths.keys().next().expect("one path");
-            if let Some(len) = self.offer(id, now, buf) {
+            if let Some(len) = self.offer(id, now, buf, splices) {
                 return Some((id, len));
             }
         } else {
@@ -298,7 +315,7 @@ impl Session {
             }
             let order = self.scheduler.order(&self.paths);
             let sent = order.iter().find_map(|&(_, id)| {
-                let len = self.offer(id, now, buf)?;
+                let len = self.offer(id, now, buf, splices)?;
                 Some((id, len))
             });
             self.scheduler.give_back(order);
@@ -313,9 +330,15 @@ impl Session {
 
     /// Lets path `id` write a datagram; a closed path with nothing left to send (its close
     /// frame is out) leaves the session.
-    fn offer(&mut self, id: PathId, now: Timestamp, buf: &mut BytesMut) -> Option<usize> {
+    fn offer(
+        &mut self,
+        id: PathId,
+        now: Timestamp,
+        buf: &mut BytesMut,
+        splices: &mut Vec<Splice>,
+    ) -> Option<usize> {
         let path = self.paths.get_mut(&id)?;
-        let len = path.poll_transmit(&mut self.streams, now, buf);
+        let len = path.poll_transmit_spliced(&mut self.streams, now, buf, splices);
         if len.is_none() && self.closed.remove(&id) {
             self.paths.remove(&id);
         }

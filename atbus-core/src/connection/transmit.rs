@@ -6,7 +6,7 @@ use super::ack::encode_packet_ack;
 use super::recovery::SentPacket;
 use super::{Path, StreamSet};
 use crate::Timestamp;
-use crate::frame::{PacketFrame, encode_frame, encoded_frame_len};
+use crate::frame::{PacketFrame, Splice, encode_frame, encoded_frame_len, join_splices};
 use crate::proto::{Acknowledge, ConnectionClose, FrameMessage, PingData, frame_message::Body};
 
 /// Room kept in an acknowledgement frame for the header, packet-number ranges and delay.
@@ -18,6 +18,35 @@ impl Path {
     /// Appends the next datagram to `buf` and returns its size, or `None` when there is
     /// nothing to send now.
     pub fn poll_transmit(
+        &mut self,
+        streams: &mut StreamSet,
+        now: Timestamp,
+        buf: &mut BytesMut,
+    ) -> Option<usize> {
+        let len = self.transmit(streams, now, buf);
+        join_splices(buf, 0, &mut self.splices);
+        self.spliced_len = 0;
+        len
+    }
+
+    /// As [`poll_transmit`](Self::poll_transmit), leaving large payloads of a byte stream out
+    /// of `buf`: they are appended to `splices` (offsets in `buf`), and the size returned
+    /// counts them.
+    pub fn poll_transmit_spliced(
+        &mut self,
+        streams: &mut StreamSet,
+        now: Timestamp,
+        buf: &mut BytesMut,
+        splices: &mut Vec<Splice>,
+    ) -> Option<usize> {
+        let len = self.transmit(streams, now, buf);
+        splices.append(&mut self.splices);
+        self.spliced_len = 0;
+        len
+    }
+
+    /// The next datagram, its spliced payloads in `self.splices`.
+    fn transmit(
         &mut self,
         streams: &mut StreamSet,
         now: Timestamp,
@@ -47,7 +76,7 @@ impl Path {
             self.write_ping(now, buf);
         }
         while has_data && self.has_sendable_data(streams) {
-            let used = buf.len() - start;
+            let used = buf.len() - start + self.spliced_len;
             let space = self.mtu.current().saturating_sub(used);
             if space < MIN_DATA_SPACE {
                 break;
@@ -118,7 +147,7 @@ impl Path {
         let number = self.peek_packet_number();
         let message = streams.copy_packet(number, stream, range, self.mtu.current())?;
         self.next_packet_number += u64::from(number != 0);
-        let size = self.write_packet(&message, buf) as u64;
+        let size = self.write_packet(&message, buf, false) as u64;
         self.pacer.on_sent(now, size, self.congestion.pacing_rate());
         let packet = SentPacket {
             time_sent: now,
@@ -159,7 +188,7 @@ impl Path {
     }
 
     fn finish_datagram(&mut self, buf: &BytesMut, start: usize) -> Option<usize> {
-        let len = buf.len() - start;
+        let len = buf.len() - start + self.spliced_len;
         if len == 0 {
             return None;
         }
@@ -196,11 +225,24 @@ impl Path {
         len
     }
 
-    fn write_packet(&mut self, packet: &PacketFrame, buf: &mut BytesMut) -> usize {
+    /// Writes one packet of stream data; on a byte stream with `splice`, its large payloads
+    /// go to `self.splices`.
+    fn write_packet(&mut self, packet: &PacketFrame, buf: &mut BytesMut, splice: bool) -> usize {
+        let limits = &self.config.frame_limits;
         // Packets built here stay far below the frame limit.
-        let len = packet
-            .encode(&self.config.frame_limits, buf)
-            .expect("frame within limits");
+        let len = if splice && self.is_byte_stream() {
+            let first = self.splices.len();
+            let len = packet
+                .encode_spliced(limits, buf, self.config.splice_min, &mut self.splices)
+                .expect("frame within limits");
+            self.spliced_len += self.splices[first..]
+                .iter()
+                .map(|s| s.data.len())
+                .sum::<usize>();
+            len
+        } else {
+            packet.encode(limits, buf).expect("frame within limits")
+        };
         self.metrics.record_packet_sent(len);
         len
     }
@@ -318,7 +360,7 @@ impl Path {
             self.metrics.record_fragment_sent(data.retransmitted > 0);
         }
         self.next_packet_number += u64::from(number != 0);
-        let size = self.write_packet(&message, buf) as u64;
+        let size = self.write_packet(&message, buf, true) as u64;
         self.pacer.on_sent(now, size, self.congestion.pacing_rate());
         let app_limited = !self.has_sendable_data(streams);
         let packet = SentPacket {

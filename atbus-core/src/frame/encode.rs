@@ -4,9 +4,10 @@ use bytes::{BufMut, BytesMut};
 
 use super::PROTOCOL_VERSION;
 use super::error::EncodeError;
-use super::hash::{FRAME_HASH_LEN, frame_hash};
+use super::hash::{FRAME_HASH_LEN, frame_hash, frame_hash_parts};
 use super::limits::FrameLimits;
 use super::message_codec;
+use super::splice::Splice;
 use crate::proto::FrameMessage;
 
 /// Size of `message` once framed: header, message and hash trailer.
@@ -69,6 +70,50 @@ pub(super) fn encode_frame_with(
     dst.put_u32_le(hash);
     debug_assert_eq!(
         dst.len() - start,
+        frame_len,
+        "encoded_len disagrees with encode"
+    );
+    Ok(frame_len)
+}
+
+/// As [`encode_frame_with`], for a message `write` may leave payloads out of: it pushes them
+/// onto `splices` (offsets in `dst`), and the hash covers the frame as joined. `message_len`
+/// counts the spliced bytes; the size returned too.
+pub(super) fn encode_frame_spliced(
+    message_len: usize,
+    limits: &FrameLimits,
+    dst: &mut BytesMut,
+    splices: &mut Vec<Splice>,
+    write: impl FnOnce(&[u64], &mut BytesMut, &mut Vec<Splice>),
+) -> Result<usize, EncodeError> {
+    if message_len > limits.max_len() {
+        return Err(EncodeError::FrameTooLarge {
+            length: message_len,
+            max: limits.max_frame_message_len,
+        });
+    }
+    let frame_len = frame_len(message_len);
+    let start = dst.len();
+    let first = splices.len();
+    let header = [u64::from(PROTOCOL_VERSION), message_len as u64];
+    write(&header, dst, splices);
+    let added = &splices[first..];
+    let hash = if added.is_empty() {
+        frame_hash(&dst[start..])
+    } else {
+        let mut from = start;
+        let mut parts = Vec::with_capacity(2 * added.len() + 1);
+        for splice in added {
+            parts.push(&dst[from..splice.at]);
+            parts.push(&splice.data[..]);
+            from = splice.at;
+        }
+        parts.push(&dst[from..]);
+        frame_hash_parts(parts)
+    };
+    dst.put_u32_le(hash);
+    debug_assert_eq!(
+        dst.len() - start + added.iter().map(|s| s.data.len()).sum::<usize>(),
         frame_len,
         "encoded_len disagrees with encode"
     );

@@ -23,3 +23,14 @@ pub(super) fn read_hash(trailer: &[u8]) -> u32 {
     le.copy_from_slice(trailer);
     u32::from_le_bytes(le)
 }
+
+/// The frame hash of the concatenation of `parts`: equal to [`frame_hash`] of the joined bytes,
+/// without joining them (XXH3's streaming form gives the one-shot result).
+pub fn frame_hash_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u32 {
+    use std::hash::Hasher as _;
+    let mut hasher = XxHash3_64::with_seed(FRAME_HASH_SEED);
+    for part in parts {
+        hasher.write(part);
+    }
+    hasher.finish() as u32
+}

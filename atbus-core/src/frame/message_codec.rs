@@ -20,7 +20,10 @@
 use bytes::{Bytes, BytesMut};
 use prost::Message as _;
 
-use crate::proto::{FrameMessage, MessageHead, Packet, PingData, frame_message::Body};
+use super::splice::Splice;
+use crate::proto::{
+    FrameMessage, MessageHead, Packet, PacketFragment, PingData, frame_message::Body,
+};
 
 // Field keys: (field number << 3) | wire type. Wire type 0 is varint, 2 is length-delimited.
 const FRAME_HEAD: u8 = 1 << 3 | 2;
@@ -319,11 +322,15 @@ pub(super) fn packet_sizes(
 /// Appends the varints of `prefix` (the frame header) and then the encoding of `frame` as a
 /// message, exactly as [`encode`] would write [`PacketFrame::to_message`], its content
 /// written in place by prost.
+///
+/// With `splice` (a least length and a list), fragment payloads of at least that length are
+/// left out and pushed onto the list, offsets in `dst` (see [`Splice`]).
 pub(super) fn encode_packet(
     prefix: &[u64],
     frame: &super::PacketFrame,
     sizes: &PacketSizes,
     dst: &mut BytesMut,
+    splice: Option<(usize, &mut Vec<Splice>)>,
 ) {
     let mut out = FieldWriter::new(dst);
     for &value in prefix {
@@ -335,10 +342,52 @@ pub(super) fn encode_packet(
     out.varint_field(1 << 3, zigzag(frame.stream_id));
     out.varint_field(2 << 3, frame.stream_offset);
     if sizes.content > 0 {
-        out.prost_field(3 << 3 | 2, sizes.content, &frame.content);
+        match splice {
+            Some((min, splices)) => {
+                out.varint(3 << 3 | 2);
+                out.varint(sizes.content as u64);
+                for fragment in &frame.content.fragments {
+                    encode_fragment_spliced(&mut out, fragment, min, splices);
+                }
+            }
+            None => out.prost_field(3 << 3 | 2, sizes.content, &frame.content),
+        }
     }
     out.varint_field(4 << 3, u64::from(frame.flags));
     out.flush();
+}
+
+/// Writes `fragment` as a `PacketContent.fragments` element, as prost would, its payload
+/// spliced when it is at least `min` bytes and the fragment has no nested messages (a
+/// message's first fragment may carry options and labels: it is written by prost, whole).
+fn encode_fragment_spliced(
+    out: &mut FieldWriter<'_>,
+    fragment: &PacketFragment,
+    min: usize,
+    splices: &mut Vec<Splice>,
+) {
+    let len = fragment.encoded_len();
+    if fragment.data.len() < min.max(1)
+        || fragment.options.is_some()
+        || !fragment.labels.is_empty()
+        || fragment.forward_for.is_some()
+    {
+        out.prost_field(1 << 3 | 2, len, fragment);
+        return;
+    }
+    out.byte(1 << 3 | 2);
+    out.varint(len as u64);
+    // int32 and enum fields: negative values are sign-extended to ten bytes, as prost does.
+    out.varint_field(1 << 3, i64::from(fragment.packet_type) as u64);
+    out.byte(2 << 3 | 2);
+    out.varint(fragment.data.len() as u64);
+    out.flush();
+    splices.push(Splice {
+        at: out.dst.len(),
+        data: fragment.data.clone(),
+    });
+    out.varint_field(3 << 3, u64::from(fragment.fragment_flag));
+    out.varint_field(7 << 3, i64::from(fragment.close_reason) as u64);
 }
 
 fn encode_ping(out: &mut FieldWriter<'_>, key: u8, len: usize, ping: &PingData) {

@@ -32,17 +32,19 @@ mod header;
 mod limits;
 mod message_codec;
 mod packet_frame;
+mod splice;
 mod stream_decoder;
 
 pub use datagram_decoder::DatagramDecoder;
 pub use encode::{encode_frame, encoded_frame_len};
 pub use error::{DecodeError, EncodeError, HeaderField};
-pub use hash::{FRAME_HASH_LEN, FRAME_HASH_SEED, frame_hash};
+pub use hash::{FRAME_HASH_LEN, FRAME_HASH_SEED, frame_hash, frame_hash_parts};
 pub use header::MAX_HEADER_LEN;
 pub use limits::{
     DEFAULT_MAX_FRAME_MESSAGE_LEN, DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_ROOM, FrameLimits,
 };
 pub use packet_frame::PacketFrame;
+pub use splice::{DEFAULT_SPLICE_MIN, Splice, join_splices, spliced_pieces};
 pub use stream_decoder::{StreamDecoder, frame_len};
 
 pub use crate::proto::FrameMessage;

@@ -10,10 +10,11 @@
 use bytes::BytesMut;
 use prost::Message as _;
 
-use super::encode::{encode_frame_with, frame_len};
+use super::encode::{encode_frame_spliced, encode_frame_with, frame_len};
 use super::error::EncodeError;
 use super::limits::FrameLimits;
 use super::message_codec;
+use super::splice::Splice;
 use crate::proto::{FrameMessage, Packet, PacketContent, frame_message::Body};
 
 /// A frame whose body is a `Packet` of stream data, its content not yet encoded.
@@ -68,8 +69,30 @@ impl PacketFrame {
     pub fn encode(&self, limits: &FrameLimits, dst: &mut BytesMut) -> Result<usize, EncodeError> {
         let sizes = self.sizes();
         encode_frame_with(sizes.message, limits, dst, |header, dst| {
-            message_codec::encode_packet(header, self, &sizes, dst)
+            message_codec::encode_packet(header, self, &sizes, dst, None)
         })
+    }
+
+    /// As [`encode`](Self::encode), leaving fragment payloads of at least `min` bytes out of
+    /// `dst`: they are pushed onto `splices` (offsets in `dst`; see [`Splice`]). Returns the
+    /// frame's size with them.
+    pub fn encode_spliced(
+        &self,
+        limits: &FrameLimits,
+        dst: &mut BytesMut,
+        min: usize,
+        splices: &mut Vec<Splice>,
+    ) -> Result<usize, EncodeError> {
+        let sizes = self.sizes();
+        encode_frame_spliced(
+            sizes.message,
+            limits,
+            dst,
+            splices,
+            |header, dst, splices| {
+                message_codec::encode_packet(header, self, &sizes, dst, Some((min, splices)))
+            },
+        )
     }
 }
 
@@ -128,6 +151,81 @@ mod tests {
             prop_assert_eq!(len, packet.encoded_len());
             prop_assert_eq!(direct, via_message);
         }
+    }
+
+    fn any_fragment() -> impl Strategy<Value = PacketFragment> {
+        (
+            proptest::collection::vec(any::<u8>(), 0..600),
+            prop_oneof![Just(0i32), Just(-1), any::<i32>()],
+            0u32..4,
+            prop_oneof![Just(0i32), Just(-3), 1i32..9],
+            any::<bool>(),
+        )
+            .prop_map(
+                |(data, packet_type, fragment_flag, close_reason, labelled)| {
+                    let mut fragment = PacketFragment {
+                        packet_type,
+                        data: Bytes::from(data),
+                        fragment_flag,
+                        close_reason,
+                        ..Default::default()
+                    };
+                    if labelled {
+                        fragment.labels.insert("k".into(), "v".into());
+                    }
+                    fragment
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn spliced_frames_join_to_the_same_bytes(
+            number in prop_oneof![Just(0u64), any::<u64>()],
+            stream in any::<i64>(),
+            offset in any::<u64>(),
+            flags in any::<u32>(),
+            fragments in proptest::collection::vec(any_fragment(), 0..5),
+            min in prop_oneof![Just(0usize), 1usize..700],
+        ) {
+            let packet = PacketFrame {
+                packet_number: number,
+                stream_id: stream,
+                stream_offset: offset,
+                flags,
+                content: PacketContent { fragments },
+            };
+            let limits = FrameLimits::default();
+            let mut plain = BytesMut::from(&b"before"[..]);
+            let expected = packet.encode(&limits, &mut plain).unwrap();
+            let mut spliced = BytesMut::from(&b"before"[..]);
+            let mut splices = Vec::new();
+            let len = packet.encode_spliced(&limits, &mut spliced, min, &mut splices).unwrap();
+            prop_assert_eq!(len, expected);
+            for splice in &splices {
+                prop_assert!(splice.data.len() >= min);
+                prop_assert!(splice.at >= 6);
+            }
+            let mut relative: Vec<Splice> = splices
+                .into_iter()
+                .map(|s| Splice { at: s.at - 6, data: s.data })
+                .collect();
+            crate::frame::join_splices(&mut spliced, 6, &mut relative);
+            prop_assert_eq!(spliced, plain);
+        }
+    }
+
+    #[test]
+    fn a_large_payload_is_spliced_not_copied() {
+        let packet = frame(1, 1, 0, 0, vec![(vec![7; 10_000], 0), (vec![8; 10], 1)]);
+        let mut dst = BytesMut::new();
+        let mut splices = Vec::new();
+        let len = packet
+            .encode_spliced(&FrameLimits::default(), &mut dst, 4096, &mut splices)
+            .unwrap();
+        assert_eq!(splices.len(), 1);
+        assert_eq!(splices[0].data.len(), 10_000);
+        assert_eq!(dst.len() + 10_000, len);
     }
 
     #[test]

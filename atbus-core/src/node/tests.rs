@@ -3,6 +3,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::*;
+use crate::frame::{Splice, spliced_pieces};
 
 /// Nodes and the pipes between them: (node, transport) ↔ (node, transport).
 pub(super) struct Bus {
@@ -10,6 +11,8 @@ pub(super) struct Bus {
     pub(super) pipes: Vec<((usize, TransportId), (usize, TransportId))>,
     pub(super) events: Vec<Vec<NodeEvent>>,
     pub(super) now: Timestamp,
+    /// Transmits are taken spliced and fed piece by piece; how many payloads were spliced.
+    pub(super) spliced: Option<usize>,
 }
 
 impl Bus {
@@ -28,6 +31,7 @@ impl Bus {
             nodes,
             pipes: Vec::new(),
             now: Timestamp::ZERO,
+            spliced: None,
         }
     }
 
@@ -48,8 +52,10 @@ impl Bus {
             let mut moved = false;
             for i in 0..self.nodes.len() {
                 let mut buf = BytesMut::new();
-                while let Some(t) = self.nodes[i].poll_transmit(self.now, &mut buf) {
-                    let data = buf.split().freeze();
+                let mut splices = Vec::new();
+                while let Some(t) = self.poll_transmit(i, &mut buf, &mut splices) {
+                    let mut pieces = Vec::new();
+                    spliced_pieces(buf.split().freeze(), &mut splices, |p| pieces.push(p));
                     let peer = self.pipes.iter().find_map(|&(x, y)| {
                         if x == (i, t) {
                             Some(y)
@@ -60,7 +66,9 @@ impl Bus {
                         }
                     });
                     if let Some((j, tj)) = peer {
-                        self.nodes[j].handle_input(self.now, tj, data);
+                        for piece in pieces {
+                            self.nodes[j].handle_input(self.now, tj, piece);
+                        }
                         moved = true;
                     }
                 }
@@ -74,6 +82,22 @@ impl Bus {
             }
         }
         panic!("the bus never settles");
+    }
+
+    fn poll_transmit(
+        &mut self,
+        i: usize,
+        buf: &mut BytesMut,
+        splices: &mut Vec<Splice>,
+    ) -> Option<TransportId> {
+        match &mut self.spliced {
+            None => self.nodes[i].poll_transmit(self.now, buf),
+            Some(count) => {
+                let sent = self.nodes[i].poll_transmit_spliced(self.now, buf, splices);
+                *count += splices.len();
+                sent
+            }
+        }
     }
 
     /// Moves the clock on by `ms`, runs the timers that are due, and pumps.
@@ -414,6 +438,51 @@ fn closing_a_peer_tells_it_at_once_and_hands_back_what_was_not_acknowledged() {
         unacknowledged: Vec::new(),
     }));
     assert!(bus.messages(1).is_empty());
+}
+
+#[test]
+fn spliced_transmits_deliver_large_and_small_messages_alike() {
+    // Sizes around the splice threshold and the byte-stream write, on two streams.
+    let sizes = [
+        10, 4_095, 4_096, 4_097, 60_000, 65_536, 70_000, 200_000, 1, 5_000,
+    ];
+    for spliced in [false, true] {
+        let mut bus = Bus::new(&["a-1", "b-1"]);
+        bus.spliced = spliced.then_some(0);
+        bus.connect(0, 1, "b-1");
+        bus.pump();
+        let mut sent = Vec::new();
+        for round in 0..3u8 {
+            for (i, &size) in sizes.iter().enumerate() {
+                let stream = 1 + (i % 2) as i64;
+                let data = Bytes::from(vec![round.wrapping_mul(31).wrapping_add(i as u8); size]);
+                bus.nodes[0]
+                    .send(bus.now, "b-1", stream, data.clone())
+                    .unwrap();
+                sent.push((stream, data));
+            }
+        }
+        bus.pump();
+        let got: Vec<(i64, Bytes)> = bus
+            .messages(1)
+            .into_iter()
+            .map(|(_, stream, data)| (stream, data))
+            .collect();
+        for stream in [1, 2] {
+            let of = |list: &[(i64, Bytes)]| {
+                list.iter()
+                    .filter(|(s, _)| *s == stream)
+                    .map(|(_, d)| d.clone())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(of(&got), of(&sent), "stream {stream}, spliced: {spliced}");
+        }
+        if spliced {
+            // Every message of at least the threshold went spliced, some in several pieces.
+            let large = sizes.iter().filter(|&&s| s >= 4_096).count() * 3;
+            assert!(bus.spliced.unwrap() >= large, "{:?} < {large}", bus.spliced);
+        }
+    }
 }
 
 #[test]
