@@ -32,7 +32,7 @@ use crate::delivery::{self, Outbox};
 use crate::input::{Command, Input, Reply};
 use crate::links::{StreamWriter, spawn_stream};
 use crate::listen::{Listening, bind_all};
-use crate::runtime::{Runtime, StreamSocket};
+use crate::runtime::{BoxFuture, Runtime, StreamSocket};
 use crate::transmit_pool::TransmitPool;
 
 /// Messages a bus lets into its run loop before the node takes them (sends wait beyond).
@@ -76,6 +76,10 @@ pub(crate) struct Driver {
     subscribers: Vec<async_channel::Sender<BusEvent>>,
     held: VecDeque<HeldSend>,
     shutdown: Option<Shutdown>,
+    /// The loop's timer and its deadline, kept across waits while no earlier wake-up is
+    /// needed: the node's deadline moves with every send (keep-alive), and a fresh timer per
+    /// wait cost a registration with the reactor each time.
+    sleep: Option<(Instant, BoxFuture<'static, ()>)>,
     /// Where the node writes transmits; a byte-stream transmit takes it whole to its writer
     /// and the loop writes on in a recycled one (`transmit_pool`).
     buf: BytesMut,
@@ -173,6 +177,7 @@ impl Driver {
             udp_peers: HashMap::new(),
             udp_of: HashMap::new(),
             outbox,
+            sleep: None,
             subscribers: Vec::new(),
             held: VecDeque::new(),
             shutdown: None,
@@ -226,12 +231,22 @@ impl Driver {
                 // The application took messages since the last pass: no sleep.
                 _ if self.outbox.arm() => None,
                 Some(at) => {
-                    let sleep = self.runtime.sleep_until(at);
-                    futures_lite::future::or(async { Some(self.inputs.recv().await) }, async {
-                        sleep.await;
-                        None
-                    })
-                    .await
+                    // A timer due no later than `at` serves: waking early only costs a pass.
+                    if self.sleep.as_ref().is_none_or(|(due, _)| *due > at) {
+                        self.sleep = Some((at, self.runtime.sleep_until(at)));
+                    }
+                    let (_, sleep) = self.sleep.as_mut().expect("armed above");
+                    let inputs = &self.inputs;
+                    let input =
+                        futures_lite::future::or(async { Some(inputs.recv().await) }, async {
+                            sleep.await;
+                            None
+                        })
+                        .await;
+                    if input.is_none() {
+                        self.sleep = None;
+                    }
+                    input
                 }
                 None => Some(self.inputs.recv().await),
             };

@@ -33,6 +33,9 @@ const MAX_WRITE_SLICES: usize = 64;
 const READ_CHUNK: usize = 96 * 1024;
 /// Least room a read gets: below it, the next buffer.
 const MIN_READ: usize = 16 * 1024;
+/// Frames from this size on end the read that completes them (see `FrameReader::spare`):
+/// copying the start of a small frame to the next buffer is cheaper than another read.
+const LARGE_FRAME: usize = 16 * 1024;
 /// Read buffers a byte stream keeps for reuse.
 const POOLED_BUFFERS: usize = 4;
 /// Reads of a byte stream handed to the run loop and not processed yet, at most: the reader
@@ -297,7 +300,14 @@ impl FrameReader {
             next[..self.filled].copy_from_slice(&self.buf[..self.filled]);
             self.buf = next;
         }
-        &mut self.buf[self.filled..]
+        // The buffer holds the start of one frame (whole frames were handed over). When it is
+        // a large frame that ends within the buffer, the read stops at its end: the buffer is
+        // then handed over whole, and the next frame's start is not copied to the next one.
+        let end = match frame_len(&self.buf[..self.filled], &self.limits) {
+            Ok(Some(len)) if len >= LARGE_FRAME && len <= self.buf.len() => len,
+            _ => self.buf.len(),
+        };
+        &mut self.buf[self.filled..end]
     }
 
     /// `n` more bytes were read: the whole frames at the front, if any. Bytes that do not
@@ -430,6 +440,22 @@ mod tests {
             lent,
             "the next read goes into the recycled buffer"
         );
+    }
+
+    #[test]
+    fn a_read_stops_at_the_end_of_a_large_frame_but_not_of_a_small_one() {
+        for (size, capped) in [(40_000, true), (1_000, false)] {
+            let f = frame(size);
+            let mut reader = FrameReader::new(FrameLimits::default());
+            reader.spare()[..100].copy_from_slice(&f[..100]);
+            assert_eq!(reader.filled(100), None);
+            let room = reader.spare().len();
+            assert_eq!(
+                room == f.len() - 100,
+                capped,
+                "frame of {size} B: room {room}"
+            );
+        }
     }
 
     #[test]
