@@ -668,7 +668,7 @@ impl StreamSet {
         if !self.admits(&packet) {
             return PacketOutcome::Refused;
         }
-        let Ok(content) = PacketContent::decode(packet.content) else {
+        let Ok(content) = crate::frame::decode_packet_content(packet.content) else {
             return PacketOutcome::Violation(CloseReason::ProtocolViolation);
         };
         let Ok(stream) = self.stream_mut(packet.stream_id) else {

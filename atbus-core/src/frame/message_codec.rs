@@ -22,7 +22,7 @@ use prost::Message as _;
 
 use super::splice::Splice;
 use crate::proto::{
-    FrameMessage, MessageHead, Packet, PacketFragment, PingData, frame_message::Body,
+    FrameMessage, MessageHead, Packet, PacketContent, PacketFragment, PingData, frame_message::Body,
 };
 
 // Field keys: (field number << 3) | wire type. Wire type 0 is varint, 2 is length-delimited.
@@ -556,6 +556,42 @@ fn decode_packet(bytes: &Bytes, start: usize, end: usize) -> Option<Packet> {
     Some(packet)
 }
 
+/// Decodes a `Packet`'s `content` on the fast path — fragments of plain fields, in canonical
+/// shape — or returns `None` for prost to decode it (options, labels, anything unusual).
+fn decode_content_fast(bytes: &Bytes) -> Option<PacketContent> {
+    let mut content = PacketContent::default();
+    let mut fields = FieldReader::new(bytes, 0, bytes.len());
+    while fields.pos != fields.end {
+        if fields.varint()? != 0x0a {
+            return None;
+        }
+        let (start, end) = fields.delimited()?;
+        let mut fragment = PacketFragment::default();
+        let mut inner = FieldReader::new(bytes, start, end);
+        while let Some(key) = inner.key()? {
+            match key {
+                // int32 and enum fields: prost keeps the low 32 bits of the varint.
+                0x08 => fragment.packet_type = inner.varint()? as i32,
+                0x12 => fragment.data = inner.bytes()?,
+                0x18 => fragment.fragment_flag = inner.varint()? as u32,
+                0x38 => fragment.close_reason = inner.varint()? as i32,
+                _ => return None,
+            }
+        }
+        content.fragments.push(fragment);
+    }
+    Some(content)
+}
+
+/// Decodes a `Packet`'s `content`: the fast path when it applies, prost otherwise. Payloads
+/// are slices of `content`.
+pub fn decode_packet_content(content: Bytes) -> Result<PacketContent, prost::DecodeError> {
+    match decode_content_fast(&content) {
+        Some(decoded) => Ok(decoded),
+        None => PacketContent::decode(content),
+    }
+}
+
 /// Decodes the `frame_message` in `bytes[start..end]`: the fast path when it applies, prost
 /// otherwise. Taking bounds rather than a narrowed `Bytes` saves a reference count per frame.
 pub(super) fn decode(
@@ -699,5 +735,70 @@ mod tests {
             decode(&bytes, 0, bytes.len()).unwrap().body,
             Some(Body::Pong(PingData::default()))
         );
+    }
+
+    fn any_fragment() -> impl proptest::strategy::Strategy<Value = PacketFragment> {
+        use proptest::prelude::*;
+        (
+            proptest::collection::vec(any::<u8>(), 0..40),
+            prop_oneof![Just(0i32), any::<i32>()],
+            prop_oneof![Just(0u32), any::<u32>()],
+            prop_oneof![Just(0i32), any::<i32>()],
+            any::<bool>(),
+        )
+            .prop_map(
+                |(data, packet_type, fragment_flag, close_reason, labelled)| {
+                    let mut fragment = PacketFragment {
+                        packet_type,
+                        data: data.into(),
+                        fragment_flag,
+                        close_reason,
+                        ..Default::default()
+                    };
+                    if labelled {
+                        fragment.labels.insert("k".into(), "v".into());
+                    }
+                    fragment
+                },
+            )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn packet_contents_decode_as_prost_decodes_them(
+            fragments in proptest::collection::vec(any_fragment(), 0..4),
+        ) {
+            let content = PacketContent { fragments };
+            let bytes = Bytes::from(content.encode_to_vec());
+            proptest::prop_assert_eq!(decode_packet_content(bytes.clone()).unwrap(), content);
+        }
+
+        #[test]
+        fn arbitrary_content_bytes_decode_as_prost_decodes_them(
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let bytes = Bytes::from(raw);
+            let ours = decode_packet_content(bytes.clone()).ok();
+            let prost = PacketContent::decode(bytes).ok();
+            proptest::prop_assert_eq!(ours, prost);
+        }
+    }
+
+    #[test]
+    fn plain_fragments_take_the_fast_path() {
+        let content = PacketContent {
+            fragments: vec![
+                PacketFragment {
+                    packet_type: -5,
+                    data: Bytes::from_static(b"abc"),
+                    fragment_flag: 3,
+                    close_reason: 2,
+                    ..Default::default()
+                },
+                PacketFragment::default(),
+            ],
+        };
+        let bytes = Bytes::from(content.encode_to_vec());
+        assert_eq!(decode_content_fast(&bytes), Some(content));
     }
 }

@@ -28,10 +28,17 @@ pub const DEFAULT_SPLICE_MIN: usize = 4 * 1024;
 
 /// Inserts every splice of `splices` (in order of `at`, offsets in `buf` from `base`) into
 /// `buf`, leaving `splices` empty: `buf` then holds the bytes on the wire.
+#[inline]
 pub fn join_splices(buf: &mut BytesMut, base: usize, splices: &mut Vec<Splice>) {
-    let Some(first) = splices.first().map(|s| s.at) else {
-        return;
-    };
+    // Datagrams and small payloads have none: the common case costs a comparison.
+    if !splices.is_empty() {
+        join_nonempty(buf, base, splices);
+    }
+}
+
+#[cold]
+fn join_nonempty(buf: &mut BytesMut, base: usize, splices: &mut Vec<Splice>) {
+    let first = splices[0].at;
     let tail = buf.split_off(base + first);
     let extra: usize = splices.iter().map(|s| s.data.len()).sum();
     buf.reserve(extra + tail.len());
