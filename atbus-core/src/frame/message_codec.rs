@@ -66,7 +66,7 @@ fn zigzag(value: i64) -> u64 {
 }
 
 #[inline]
-fn unzigzag(value: u64) -> i64 {
+pub(super) fn unzigzag(value: u64) -> i64 {
     ((value >> 1) as i64) ^ -((value & 1) as i64)
 }
 
@@ -400,18 +400,18 @@ fn encode_ping(out: &mut FieldWriter<'_>, key: u8, len: usize, ping: &PingData) 
 
 /// Reads protobuf fields of one message from `bytes[pos..end]`, refusing anything outside the
 /// canonical shape (see the module docs) by returning `None`.
-struct FieldReader<'a> {
+pub(super) struct FieldReader<'a> {
     bytes: &'a Bytes,
     /// `bytes` as a slice, dereferenced once.
     data: &'a [u8],
-    pos: usize,
-    end: usize,
+    pub(super) pos: usize,
+    pub(super) end: usize,
     /// Key of the previous field: keys must ascend strictly.
     last_key: u64,
 }
 
 impl<'a> FieldReader<'a> {
-    fn new(bytes: &'a Bytes, pos: usize, end: usize) -> Self {
+    pub(super) fn new(bytes: &'a Bytes, pos: usize, end: usize) -> Self {
         Self {
             bytes,
             data: bytes,
@@ -421,7 +421,7 @@ impl<'a> FieldReader<'a> {
         }
     }
 
-    fn varint(&mut self) -> Option<u64> {
+    pub(super) fn varint(&mut self) -> Option<u64> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = *self.data[..self.end].get(self.pos)?;
@@ -439,7 +439,7 @@ impl<'a> FieldReader<'a> {
     }
 
     /// The next field's key, `Some(None)` at the end, `None` for a key out of order.
-    fn key(&mut self) -> Option<Option<u64>> {
+    pub(super) fn key(&mut self) -> Option<Option<u64>> {
         if self.pos == self.end {
             return Some(None);
         }
@@ -452,7 +452,7 @@ impl<'a> FieldReader<'a> {
     }
 
     /// The bounds of a length-delimited value.
-    fn delimited(&mut self) -> Option<(usize, usize)> {
+    pub(super) fn delimited(&mut self) -> Option<(usize, usize)> {
         let len = usize::try_from(self.varint()?).ok()?;
         let start = self.pos;
         let end = start.checked_add(len).filter(|&end| end <= self.end)?;
@@ -460,7 +460,7 @@ impl<'a> FieldReader<'a> {
         Some((start, end))
     }
 
-    fn bytes(&mut self) -> Option<Bytes> {
+    pub(super) fn bytes(&mut self) -> Option<Bytes> {
         let (start, end) = self.delimited()?;
         Some(self.bytes.slice(start..end))
     }
@@ -497,6 +497,11 @@ pub(super) fn decode_fast(bytes: &Bytes, start: usize, end: usize) -> Option<Fra
             k if k == u64::from(BODY_PACKET) => {
                 let (start, end) = fields.delimited()?;
                 message.body = Some(Body::Packet(decode_packet(bytes, start, end)?));
+            }
+            k if k == u64::from(BODY_ACKNOWLEDGE) => {
+                let (start, end) = fields.delimited()?;
+                let ack = super::ack_decode::decode_acknowledge(bytes, start, end)?;
+                message.body = Some(Body::Acknowledge(ack));
             }
             _ => return None,
         }
