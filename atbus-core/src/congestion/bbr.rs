@@ -28,12 +28,12 @@
 //! Left out, knowingly: ProbeRTT (the minimum RTT is never re-measured by draining the queue),
 //! and BBR v2's loss and ECN bounds.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::windowed_max::WindowedMax;
 use super::{CongestionController, SentPacketInfo};
 use crate::Timestamp;
+use crate::connection::packet_map::PacketMap;
 
 const STARTUP_GAIN: f64 = 2.885;
 const PROBE_GAINS: [f64; 8] = [1.25, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
@@ -68,7 +68,7 @@ pub struct Bbr {
     max_datagram: u64,
     initial_rtt: Duration,
     state: State,
-    packets: BTreeMap<u64, PacketState>,
+    packets: PacketMap<PacketState>,
     delivered: u64,
     delivered_time: Timestamp,
     round: u64,
@@ -82,16 +82,20 @@ pub struct Bbr {
     ack_epoch: Option<(Timestamp, u64)>,
     /// Most bytes acknowledged beyond the bandwidth in an epoch, over the last rounds.
     extra_acked: WindowedMax,
+    /// The window and pacing rate, computed when their inputs change (acknowledgements,
+    /// persistent congestion) rather than on each of the several reads per packet.
+    window: u64,
+    pacing_rate: u64,
 }
 
 impl Bbr {
     /// A controller for packets of up to `max_datagram` bytes, assuming `initial_rtt`.
     pub fn new(max_datagram: u64, initial_rtt: Duration) -> Self {
-        Self {
+        let mut bbr = Self {
             max_datagram,
             initial_rtt,
             state: State::Startup,
-            packets: BTreeMap::new(),
+            packets: PacketMap::default(),
             delivered: 0,
             delivered_time: Timestamp::ZERO,
             round: 0,
@@ -103,7 +107,43 @@ impl Bbr {
             bytes_in_flight: 0,
             ack_epoch: None,
             extra_acked: WindowedMax::new(BANDWIDTH_WINDOW_ROUNDS),
+            window: 0,
+            pacing_rate: 0,
+        };
+        bbr.refresh();
+        bbr
+    }
+
+    /// Recomputes the window and pacing rate from the estimates.
+    fn refresh(&mut self) {
+        self.window = self.compute_window();
+        self.pacing_rate = self.compute_pacing_rate();
+    }
+
+    fn compute_window(&self) -> u64 {
+        let floor = 4 * self.max_datagram;
+        match self.bdp() {
+            Some(bdp) => {
+                // As Linux, only once the pipe is full: Startup's gain already covers bursts.
+                let extra = match self.state {
+                    State::Startup => 0,
+                    State::Drain | State::ProbeBw { .. } => self.extra_acked.get(),
+                };
+                ((bdp as f64 * self.cwnd_gain()) as u64 + extra).max(floor)
+            }
+            None => 10 * self.max_datagram,
         }
+    }
+
+    fn compute_pacing_rate(&self) -> u64 {
+        let bandwidth = self.bandwidth.get();
+        let rate = if bandwidth == 0 {
+            // Before any sample: the initial window per initial RTT, with the startup gain.
+            (10 * self.max_datagram) as f64 / self.initial_rtt.as_secs_f64() * STARTUP_GAIN
+        } else {
+            bandwidth as f64 * self.pacing_gain()
+        };
+        rate.max(1.0) as u64
     }
 
     /// Bottleneck bandwidth estimate in bytes per second (0 before the first sample).
@@ -221,7 +261,8 @@ impl CongestionController for Bbr {
         self.bytes_in_flight = self.bytes_in_flight.saturating_sub(bytes);
         self.delivered += bytes;
         self.delivered_time = now;
-        let Some(packet) = self.packets.remove(&packet_number) else {
+        let Some(packet) = self.packets.remove(packet_number) else {
+            self.refresh();
             return;
         };
         let round_ended = packet.delivered >= self.next_round_delivered;
@@ -238,10 +279,11 @@ impl CongestionController for Bbr {
         }
         self.update_ack_aggregation(now, bytes);
         self.advance_state(now, round_ended);
+        self.refresh();
     }
 
     fn on_lost(&mut self, packet_number: u64, bytes: u64) {
-        self.packets.remove(&packet_number);
+        self.packets.remove(packet_number);
         self.bytes_in_flight = self.bytes_in_flight.saturating_sub(bytes);
     }
 
@@ -254,32 +296,15 @@ impl CongestionController for Bbr {
         self.full_bandwidth = 0;
         self.full_bandwidth_rounds = 0;
         self.state = State::Startup;
+        self.refresh();
     }
 
     fn window(&self) -> u64 {
-        let floor = 4 * self.max_datagram;
-        match self.bdp() {
-            Some(bdp) => {
-                // As Linux, only once the pipe is full: Startup's gain already covers bursts.
-                let extra = match self.state {
-                    State::Startup => 0,
-                    State::Drain | State::ProbeBw { .. } => self.extra_acked.get(),
-                };
-                ((bdp as f64 * self.cwnd_gain()) as u64 + extra).max(floor)
-            }
-            None => 10 * self.max_datagram,
-        }
+        self.window
     }
 
     fn pacing_rate(&self) -> Option<u64> {
-        let bandwidth = self.bandwidth.get();
-        let rate = if bandwidth == 0 {
-            // Before any sample: the initial window per initial RTT, with the startup gain.
-            (10 * self.max_datagram) as f64 / self.initial_rtt.as_secs_f64() * STARTUP_GAIN
-        } else {
-            bandwidth as f64 * self.pacing_gain()
-        };
-        Some(rate.max(1.0) as u64)
+        Some(self.pacing_rate)
     }
 }
 

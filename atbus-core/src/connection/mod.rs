@@ -65,6 +65,7 @@ pub mod ack;
 mod budget;
 mod config;
 mod pacer;
+pub(crate) mod packet_map;
 mod path;
 mod pmtud;
 mod receive;

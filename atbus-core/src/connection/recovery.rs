@@ -11,7 +11,7 @@
 //!   (tail-loss probe), even beyond the congestion window.
 //! - Three consecutive PTOs are persistent congestion: the congestion window restarts.
 
-use std::collections::BTreeMap;
+use super::packet_map::PacketMap;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -57,7 +57,7 @@ impl SentPacket {
 /// Packets in flight, by packet number.
 #[derive(Debug, Default)]
 pub(super) struct SentPackets {
-    packets: BTreeMap<u64, SentPacket>,
+    packets: PacketMap<SentPacket>,
     pub bytes_in_flight: u64,
     /// Packets in flight that carry latency-mode stream data.
     pub latency_in_flight: usize,
@@ -78,7 +78,7 @@ impl SentPackets {
     pub(super) fn compact(&mut self) {
         self.acked_scratch = Vec::new();
         if self.packets.is_empty() {
-            self.packets = BTreeMap::new();
+            self.packets = PacketMap::default();
         }
     }
 
@@ -128,16 +128,9 @@ impl Path {
         let mut newly_acked = std::mem::take(&mut self.sent.acked_scratch);
         newly_acked.clear();
         for range in ranges {
-            while let Some(number) = self
-                .sent
+            self.sent
                 .packets
-                .range(range.clone())
-                .next()
-                .map(|(n, _)| *n)
-            {
-                let packet = self.sent.packets.remove(&number).expect("found above");
-                newly_acked.push((number, packet));
-            }
+                .take_range(range.clone(), &mut newly_acked);
         }
         if newly_acked.is_empty() {
             self.sent.acked_scratch = newly_acked;
@@ -183,7 +176,7 @@ impl Path {
         };
         let delay = self.loss_delay();
         let mut lost = Vec::new();
-        for (&number, packet) in self.sent.packets.range(..largest_acked) {
+        for (number, packet) in self.sent.packets.range(0..largest_acked) {
             let deadline = packet.time_sent + delay;
             if largest_acked - number >= PACKET_THRESHOLD || deadline <= now {
                 lost.push(number);
@@ -194,7 +187,7 @@ impl Path {
         }
         let mut latest_lost = None;
         for number in lost {
-            let packet = self.sent.packets.remove(&number).expect("listed above");
+            let packet = self.sent.packets.remove(number).expect("listed above");
             self.sent.bytes_in_flight -= packet.size;
             self.sent.latency_in_flight -= usize::from(packet.latency);
             self.congestion.on_lost(number, packet.size);
@@ -221,7 +214,7 @@ impl Path {
             streams.on_all_lost();
             return;
         }
-        for (_, packet) in std::mem::take(&mut self.sent.packets) {
+        for (_, packet) in self.sent.packets.drain() {
             streams.on_packet_lost(packet.range, packet.fin, packet.reset);
         }
         self.sent.bytes_in_flight = 0;
