@@ -20,6 +20,7 @@
 use bytes::{Bytes, BytesMut};
 use prost::Message as _;
 
+use super::ack_codec;
 use super::splice::Splice;
 use crate::proto::{
     FrameMessage, MessageHead, Packet, PacketContent, PacketFragment, PingData, frame_message::Body,
@@ -41,13 +42,13 @@ use prost::encoding::encoded_len_varint as varint_len;
 
 /// Bytes of a length-delimited field with a one-byte key.
 #[inline]
-fn delimited_len(len: usize) -> usize {
+pub(super) fn delimited_len(len: usize) -> usize {
     1 + varint_len(len as u64) + len
 }
 
 /// Bytes of a varint field with a one-byte key, or zero when the value is the default.
 #[inline]
-fn varint_field_len(value: u64) -> usize {
+pub(super) fn varint_field_len(value: u64) -> usize {
     if value == 0 { 0 } else { 1 + varint_len(value) }
 }
 
@@ -61,7 +62,7 @@ fn string_field_len(value: &[u8]) -> usize {
 }
 
 #[inline]
-fn zigzag(value: i64) -> u64 {
+pub(super) fn zigzag(value: i64) -> u64 {
     ((value << 1) ^ (value >> 63)) as u64
 }
 
@@ -97,7 +98,7 @@ fn body_len(body: &Body) -> usize {
     match body {
         Body::Ping(ping) | Body::Pong(ping) => ping_len(ping),
         Body::Packet(packet) => packet_len(packet),
-        Body::Acknowledge(ack) => ack.encoded_len(),
+        Body::Acknowledge(ack) => ack_codec::acknowledge_len(ack),
         Body::Close(close) => close.encoded_len(),
     }
 }
@@ -148,14 +149,14 @@ const PENDING_LEN: usize = 256;
 
 /// Appends protobuf fields to a `BytesMut`, gathering them in a stack buffer so that a small
 /// frame is appended with one copy rather than one per field (or per byte).
-struct FieldWriter<'a> {
+pub(super) struct FieldWriter<'a> {
     dst: &'a mut BytesMut,
     pending: [u8; PENDING_LEN],
     len: usize,
 }
 
 impl<'a> FieldWriter<'a> {
-    fn new(dst: &'a mut BytesMut) -> Self {
+    pub(super) fn new(dst: &'a mut BytesMut) -> Self {
         Self {
             dst,
             pending: [0; PENDING_LEN],
@@ -163,14 +164,14 @@ impl<'a> FieldWriter<'a> {
         }
     }
 
-    fn flush(&mut self) {
+    pub(super) fn flush(&mut self) {
         self.dst.extend_from_slice(&self.pending[..self.len]);
         self.len = 0;
     }
 
     /// Writes a one-byte key or any other single byte.
     #[inline(always)]
-    fn byte(&mut self, byte: u8) {
+    pub(super) fn byte(&mut self, byte: u8) {
         if self.len == self.pending.len() {
             self.flush();
         }
@@ -179,7 +180,7 @@ impl<'a> FieldWriter<'a> {
     }
 
     #[inline(always)]
-    fn varint(&mut self, mut value: u64) {
+    pub(super) fn varint(&mut self, mut value: u64) {
         if self.len + 10 > self.pending.len() {
             self.flush();
         }
@@ -195,7 +196,7 @@ impl<'a> FieldWriter<'a> {
     }
 
     #[inline(always)]
-    fn varint_field(&mut self, key: u8, value: u64) {
+    pub(super) fn varint_field(&mut self, key: u8, value: u64) {
         if value != 0 {
             self.byte(key);
             self.varint(value);
@@ -268,7 +269,9 @@ pub(super) fn encode(
             out.varint_field(6 << 3, packet.timepoint_microseconds);
         }
         Some(Body::Acknowledge(ack)) => {
-            out.prost_field(BODY_ACKNOWLEDGE.into(), sizes.body, ack);
+            out.byte(BODY_ACKNOWLEDGE);
+            out.varint(sizes.body as u64);
+            ack_codec::encode_acknowledge(&mut out, ack);
         }
         Some(Body::Close(close)) => out.prost_field(BODY_CLOSE.into(), sizes.body, close),
     }
@@ -500,7 +503,7 @@ pub(super) fn decode_fast(bytes: &Bytes, start: usize, end: usize) -> Option<Fra
             }
             k if k == u64::from(BODY_ACKNOWLEDGE) => {
                 let (start, end) = fields.delimited()?;
-                let ack = super::ack_decode::decode_acknowledge(bytes, start, end)?;
+                let ack = ack_codec::decode_acknowledge(bytes, start, end)?;
                 message.body = Some(Body::Acknowledge(ack));
             }
             _ => return None,

@@ -24,7 +24,7 @@
 //! supported, the length is within [`FrameLimits`], the whole frame is present, the hash matches,
 //! and the message is valid protobuf. Nothing is delivered from a frame that fails a check.
 
-mod ack_decode;
+mod ack_codec;
 mod datagram_decoder;
 mod encode;
 mod error;

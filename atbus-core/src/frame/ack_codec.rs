@@ -1,11 +1,86 @@
-//! The fast path of `acknowledge` bodies (see `message_codec`): the canonical shape prost
-//! writes — fields in tag order, each once but the repeated `streams`, packed number lists —
-//! read directly; anything else returns `None` and prost decodes the whole message.
+//! `acknowledge` bodies written and read directly (see `message_codec`): the bytes prost
+//! writes — fields in tag order, each once but the repeated `streams`, packed number lists,
+//! defaults left out — and, when reading, that canonical shape only: anything else returns
+//! `None` and prost decodes the whole message. prost's generic code was 740 instructions per
+//! message to read and 390 to write in B5.
 
 use bytes::Bytes;
 
-use super::message_codec::{FieldReader, unzigzag};
+use super::message_codec::{
+    FieldReader, FieldWriter, delimited_len, unzigzag, varint_field_len, zigzag,
+};
+use prost::encoding::encoded_len_varint as varint_len;
 use crate::proto::{Acknowledge, PacketAcknowledge, StreamAcknowledge};
+
+/// Bytes of `ack` encoded (prost's `encoded_len`).
+pub(super) fn acknowledge_len(ack: &Acknowledge) -> usize {
+    ack.streams
+        .iter()
+        .map(|s| delimited_len(stream_len(s)))
+        .sum::<usize>()
+        + varint_field_len(ack.timepoint_microseconds)
+        + varint_field_len(ack.ack_delay_microseconds)
+        + ack.packets.as_ref().map_or(0, |p| delimited_len(packets_len(p)))
+}
+
+fn stream_len(stream: &StreamAcknowledge) -> usize {
+    varint_field_len(zigzag(stream.stream_id))
+        + varint_field_len(stream.acknowledge_offset)
+        + varint_field_len(stream.received_max_offset)
+        + packed_len(&stream.received_ranges)
+        + varint_field_len(stream.window_size)
+        + if stream.finished { 2 } else { 0 }
+}
+
+fn packets_len(packets: &PacketAcknowledge) -> usize {
+    varint_field_len(packets.largest_packet_number) + packed_len(&packets.ranges)
+}
+
+/// Bytes of a packed list of varints with a one-byte key (none when empty).
+fn packed_len(values: &[u64]) -> usize {
+    if values.is_empty() {
+        0
+    } else {
+        delimited_len(values_len(values))
+    }
+}
+
+fn values_len(values: &[u64]) -> usize {
+    values.iter().map(|&v| varint_len(v)).sum()
+}
+
+/// Writes the fields of `ack` (its key and length are the caller's), as prost would.
+pub(super) fn encode_acknowledge(out: &mut FieldWriter<'_>, ack: &Acknowledge) {
+    for stream in &ack.streams {
+        out.byte(1 << 3 | 2);
+        out.varint(stream_len(stream) as u64);
+        out.varint_field(1 << 3, zigzag(stream.stream_id));
+        out.varint_field(2 << 3, stream.acknowledge_offset);
+        out.varint_field(3 << 3, stream.received_max_offset);
+        write_packed(out, 4 << 3 | 2, &stream.received_ranges);
+        out.varint_field(5 << 3, stream.window_size);
+        out.varint_field(6 << 3, u64::from(stream.finished));
+    }
+    out.varint_field(2 << 3, ack.timepoint_microseconds);
+    out.varint_field(3 << 3, ack.ack_delay_microseconds);
+    if let Some(packets) = &ack.packets {
+        out.byte(4 << 3 | 2);
+        out.varint(packets_len(packets) as u64);
+        out.varint_field(1 << 3, packets.largest_packet_number);
+        write_packed(out, 2 << 3 | 2, &packets.ranges);
+    }
+}
+
+fn write_packed(out: &mut FieldWriter<'_>, key: u8, values: &[u64]) {
+    if values.is_empty() {
+        return;
+    }
+    out.byte(key);
+    out.varint(values_len(values) as u64);
+    for &value in values {
+        out.varint(value);
+    }
+}
 
 /// Decodes the `Acknowledge` in `bytes[start..end]`, or `None` when it is not canonical.
 pub(super) fn decode_acknowledge(bytes: &Bytes, start: usize, end: usize) -> Option<Acknowledge> {
@@ -124,6 +199,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn acknowledgements_encode_as_prost_encodes_them(ack in any_ack()) {
+            let expected = ack.encode_to_vec();
+            prop_assert_eq!(acknowledge_len(&ack), expected.len());
+            let mut dst = bytes::BytesMut::new();
+            let mut out = FieldWriter::new(&mut dst);
+            encode_acknowledge(&mut out, &ack);
+            out.flush();
+            prop_assert_eq!(&dst[..], &expected[..]);
+        }
+
         #[test]
         fn canonical_acknowledgements_take_the_fast_path(ack in any_ack()) {
             let bytes = Bytes::from(ack.encode_to_vec());
