@@ -249,6 +249,7 @@ impl Path {
         if now >= keepalive {
             self.probe_pending = true;
             self.compact_idle();
+            streams.compact_idle();
         }
     }
 

@@ -361,6 +361,7 @@ impl Path {
         }
         self.next_packet_number += u64::from(number != 0);
         let size = self.write_packet(&message, buf, true) as u64;
+        streams.recycle(message);
         self.pacer.on_sent(now, size, self.congestion.pacing_rate());
         let app_limited = !self.has_sendable_data(streams);
         let packet = SentPacket {

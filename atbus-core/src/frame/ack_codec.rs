@@ -9,8 +9,8 @@ use bytes::Bytes;
 use super::message_codec::{
     FieldReader, FieldWriter, delimited_len, unzigzag, varint_field_len, zigzag,
 };
-use prost::encoding::encoded_len_varint as varint_len;
 use crate::proto::{Acknowledge, PacketAcknowledge, StreamAcknowledge};
+use prost::encoding::encoded_len_varint as varint_len;
 
 /// Bytes of `ack` encoded (prost's `encoded_len`).
 pub(super) fn acknowledge_len(ack: &Acknowledge) -> usize {
@@ -20,7 +20,10 @@ pub(super) fn acknowledge_len(ack: &Acknowledge) -> usize {
         .sum::<usize>()
         + varint_field_len(ack.timepoint_microseconds)
         + varint_field_len(ack.ack_delay_microseconds)
-        + ack.packets.as_ref().map_or(0, |p| delimited_len(packets_len(p)))
+        + ack
+            .packets
+            .as_ref()
+            .map_or(0, |p| delimited_len(packets_len(p)))
 }
 
 fn stream_len(stream: &StreamAcknowledge) -> usize {
