@@ -29,11 +29,11 @@ pub enum AckFrameError {
 /// The packet-number acknowledgement of `received` (its highest ranges, at most
 /// [`MAX_ACK_RANGES`]).
 pub fn encode_packet_ack(received: &RangeSet) -> Option<PacketAcknowledge> {
-    let ranges: Vec<Range<u64>> = received.iter().collect();
-    let mut iter = ranges.iter().rev().take(MAX_ACK_RANGES);
+    let mut iter = received.iter().rev().take(MAX_ACK_RANGES);
     let top = iter.next()?;
     let largest = top.end - 1;
-    let mut encoded = vec![largest - top.start];
+    let mut encoded = Vec::with_capacity(2 * received.len().min(MAX_ACK_RANGES) - 1);
+    encoded.push(largest - top.start);
     let mut previous_start = top.start;
     for range in iter {
         // Numbers missing between this range and the previous one, minus one; then its length

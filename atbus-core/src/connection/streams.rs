@@ -103,10 +103,12 @@ pub struct StreamSet {
     copy_log: Option<Vec<(i64, Range<u64>)>>,
     /// Received buffers so far: names the next one (see [`Source`]).
     sources: u64,
-    /// Lists the packet builder reuses instead of allocating per packet (emptied, and given
-    /// back when the path goes idle: [`compact_idle`](Self::compact_idle)).
+    /// Lists the packet builder (and the packet reader, and the acknowledgement writer) reuse
+    /// instead of allocating per packet (given back when the path goes idle:
+    /// [`compact_idle`](Self::compact_idle)).
     fragment_scratch: Vec<Fragment>,
     content_scratch: Vec<crate::proto::PacketFragment>,
+    acks_scratch: Vec<StreamAcknowledge>,
 }
 
 impl StreamSet {
@@ -131,13 +133,20 @@ impl StreamSet {
             sources: 0,
             fragment_scratch: Vec::new(),
             content_scratch: Vec::new(),
+            acks_scratch: Vec::new(),
         }
+    }
+
+    /// Takes back the list [`stream_acks`](Self::stream_acks) returned, once written.
+    pub(super) fn recycle_acks(&mut self, acks: Vec<StreamAcknowledge>) {
+        self.acks_scratch = acks;
     }
 
     /// Gives back the memory of the packet builder's lists (an idle path).
     pub(super) fn compact_idle(&mut self) {
         self.fragment_scratch = Vec::new();
         self.content_scratch = Vec::new();
+        self.acks_scratch = Vec::new();
     }
 
     /// The settings.
@@ -351,7 +360,8 @@ impl StreamSet {
     /// Stream acknowledgements for the streams whose receive state changed, while they fit in
     /// `budget` bytes; each stream's grant is raised from the receive budget first.
     pub(super) fn stream_acks(&mut self, mut budget: usize) -> Vec<StreamAcknowledge> {
-        let mut acks = Vec::new();
+        let mut acks = std::mem::take(&mut self.acks_scratch);
+        acks.clear();
         let limit = self.config.receive_memory_limit;
         let hold = self.config.hold_delivered;
         for (&id, s) in self.streams.iter_mut().filter(|(_, s)| s.ack_repeats > 0) {
@@ -434,9 +444,11 @@ impl StreamSet {
         if !self.admits(&packet) {
             return PacketOutcome::Refused;
         }
-        let Ok(content) = crate::frame::decode_packet_content(packet.content) else {
+        let list = std::mem::take(&mut self.content_scratch);
+        let Ok(content) = crate::frame::decode_packet_content_into(packet.content, list) else {
             return PacketOutcome::Violation(CloseReason::ProtocolViolation);
         };
+        let mut fragments = content.fragments;
         let Ok(stream) = self.stream_mut(packet.stream_id) else {
             return PacketOutcome::Violation(CloseReason::StreamLimit);
         };
@@ -452,12 +464,10 @@ impl StreamSet {
         let finishes = packet.flags & PacketFlag::FinishStream as u32 != 0;
         let mut offset = packet.stream_offset;
         let mut complete = failure.is_none();
-        let fragments = if failure.is_none() {
-            content.fragments
-        } else {
-            Vec::new()
-        };
-        for fragment in fragments {
+        if failure.is_some() {
+            fragments.clear();
+        }
+        for fragment in fragments.drain(..) {
             let len = fragment.data.len() as u64;
             match stream
                 .recv
@@ -497,6 +507,7 @@ impl StreamSet {
         let promises = stream.recv.outstanding();
         self.receive.account(before, after);
         self.receive.promise(promised, promises);
+        self.content_scratch = fragments;
         match failure {
             Some(reason) => PacketOutcome::Violation(reason),
             None if complete => PacketOutcome::Taken,

@@ -336,6 +336,9 @@ impl Path {
             ..Default::default()
         };
         self.write_frame(&ack, buf);
+        if let Some(Body::Acknowledge(written)) = ack.body {
+            streams.recycle_acks(written.streams);
+        }
         self.ack_now = false;
         self.ack_deadline = None;
         self.ack_eliciting_unacked = 0;

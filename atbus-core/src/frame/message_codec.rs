@@ -566,8 +566,9 @@ fn decode_packet(bytes: &Bytes, start: usize, end: usize) -> Option<Packet> {
 
 /// Decodes a `Packet`'s `content` on the fast path — fragments of plain fields, in canonical
 /// shape — or returns `None` for prost to decode it (options, labels, anything unusual).
-fn decode_content_fast(bytes: &Bytes) -> Option<PacketContent> {
-    let mut content = PacketContent::default();
+fn decode_content_fast(bytes: &Bytes, mut list: Vec<PacketFragment>) -> Option<PacketContent> {
+    list.clear();
+    let mut content = PacketContent { fragments: list };
     let mut fields = FieldReader::new(bytes, 0, bytes.len());
     while fields.pos != fields.end {
         if fields.varint()? != 0x0a {
@@ -594,7 +595,16 @@ fn decode_content_fast(bytes: &Bytes) -> Option<PacketContent> {
 /// Decodes a `Packet`'s `content`: the fast path when it applies, prost otherwise. Payloads
 /// are slices of `content`.
 pub fn decode_packet_content(content: Bytes) -> Result<PacketContent, prost::DecodeError> {
-    match decode_content_fast(&content) {
+    decode_packet_content_into(content, Vec::new())
+}
+
+/// As [`decode_packet_content`], the fragments in `list` (emptied first) when the fast path
+/// applies: a list kept from packet to packet saves an allocation each.
+pub fn decode_packet_content_into(
+    content: Bytes,
+    list: Vec<PacketFragment>,
+) -> Result<PacketContent, prost::DecodeError> {
+    match decode_content_fast(&content, list) {
         Some(decoded) => Ok(decoded),
         None => PacketContent::decode(content),
     }
@@ -807,6 +817,6 @@ mod tests {
             ],
         };
         let bytes = Bytes::from(content.encode_to_vec());
-        assert_eq!(decode_content_fast(&bytes), Some(content));
+        assert_eq!(decode_content_fast(&bytes, Vec::new()), Some(content));
     }
 }

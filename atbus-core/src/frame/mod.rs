@@ -44,7 +44,7 @@ pub use header::MAX_HEADER_LEN;
 pub use limits::{
     DEFAULT_MAX_FRAME_MESSAGE_LEN, DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_ROOM, FrameLimits,
 };
-pub use message_codec::decode_packet_content;
+pub use message_codec::{decode_packet_content, decode_packet_content_into};
 pub use packet_frame::PacketFrame;
 pub use splice::{DEFAULT_SPLICE_MIN, Splice, join_splices, spliced_pieces};
 pub use stream_decoder::{StreamDecoder, frame_len};

@@ -71,6 +71,26 @@ impl RangeSet {
         if range.start >= range.end {
             return;
         }
+        // The common case, a prefix (acknowledged data, packet numbers no longer tracked):
+        // the lowest ranges go or shrink, no search.
+        if self
+            .ranges
+            .first_key_value()
+            .is_none_or(|(&s, _)| range.start <= s)
+        {
+            while let Some(first) = self.ranges.first_entry() {
+                let (s, e) = (*first.key(), *first.get());
+                if s >= range.end {
+                    break;
+                }
+                first.remove();
+                if e > range.end {
+                    self.ranges.insert(range.end, e);
+                    break;
+                }
+            }
+            return;
+        }
         if let Some((&s, &e)) = self.ranges.range(..range.start).next_back()
             && e > range.start
         {
@@ -96,6 +116,12 @@ impl RangeSet {
 
     /// Whether `offset` is in the set.
     pub fn contains(&self, offset: u64) -> bool {
+        // Mostly one range, or the last one asked about: no search.
+        if let Some((&s, &e)) = self.ranges.last_key_value()
+            && s <= offset
+        {
+            return offset < e;
+        }
         self.ranges
             .range(..=offset)
             .next_back()

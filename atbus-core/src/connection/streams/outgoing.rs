@@ -275,6 +275,14 @@ impl StreamSet {
     /// Round-robin: the first stream at or after `next_stream` with data to send.
     fn next_sendable_stream(&self) -> Option<i64> {
         let sendable = |(_, s): &(&i64, &StreamState)| s.send.has_sendable(s.peer_limit);
+        if self.streams.len() == 1 {
+            // One stream, the usual case: no round to make.
+            return self
+                .streams
+                .first_key_value()
+                .filter(sendable)
+                .map(|(&id, _)| id);
+        }
         self.streams
             .range(self.next_stream..)
             .find(sendable)
