@@ -30,7 +30,7 @@ use crate::bus::{BusConfig, BusEvent, Message, SendError, ShutdownReport, StartE
 use crate::datagram::{DatagramLink, GsoBatch, spawn_datagram};
 use crate::delivery::{self, Outbox};
 use crate::input::{Command, Input, Reply};
-use crate::links::{StreamWriter, spawn_stream};
+use crate::links::{BufferPool, StreamWriter, spawn_stream};
 use crate::listen::{Listening, bind_all};
 use crate::runtime::{BoxFuture, Runtime, StreamSocket};
 use crate::transmit_pool::TransmitPool;
@@ -87,6 +87,8 @@ pub(crate) struct Driver {
     /// [`Node::poll_transmit_spliced`]).
     splices: Vec<Splice>,
     transmit_pool: Arc<TransmitPool>,
+    /// Read buffers of the byte streams (see `links`).
+    read_pool: Arc<BufferPool>,
     /// The current step's time (see `now`).
     clock: Timestamp,
     /// The node's frame limits, for splitting byte streams into whole frames.
@@ -184,6 +186,7 @@ impl Driver {
             buf: BytesMut::with_capacity(64 * 1024),
             splices: Vec::new(),
             transmit_pool: Arc::new(TransmitPool::default()),
+            read_pool: Arc::default(),
             udp_offload: config.udp_offload,
             clock: Timestamp::ZERO,
             frame_limits,
@@ -555,6 +558,7 @@ impl Driver {
             id,
             socket,
             self.frame_limits,
+            self.read_pool.clone(),
             self.inputs_tx.clone(),
         );
         self.streams.insert(id, writer);

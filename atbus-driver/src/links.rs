@@ -36,8 +36,11 @@ const MIN_READ: usize = 16 * 1024;
 /// Frames from this size on end the read that completes them (see `FrameReader::spare`):
 /// copying the start of a small frame to the next buffer is cheaper than another read.
 const LARGE_FRAME: usize = 16 * 1024;
-/// Read buffers a byte stream keeps for reuse.
-const POOLED_BUFFERS: usize = 4;
+/// Read buffers the driver keeps for reuse, shared by all its byte streams: an idle stream
+/// holds only the buffer it reads into, and busy ones draw from the rest. 4 per stream
+/// before, whose free lists emptied at every burst on a busy stream (a fresh zeroed buffer:
+/// memset was 3 % of the async-std TCP 64 KiB profile) and stayed full on idle ones.
+const POOLED_BUFFERS: usize = 16;
 /// Reads of a byte stream handed to the run loop and not processed yet, at most: the reader
 /// waits beyond (the kernel's buffer and TCP's window hold the rest). Unbounded, a reader that
 /// outran a busy loop filled the input channel with buffers the pool could not supply, and
@@ -117,12 +120,14 @@ async fn write_all_vectored(
     Ok(())
 }
 
-/// Starts the reader and writer tasks of a byte-stream transport.
+/// Starts the reader and writer tasks of a byte-stream transport; its reader draws its buffers
+/// from `pool`.
 pub(crate) fn spawn_stream(
     runtime: &dyn Runtime,
     id: TransportId,
     socket: StreamSocket,
     limits: FrameLimits,
+    pool: Arc<BufferPool>,
     inputs: async_channel::Sender<Input>,
 ) -> StreamWriter {
     let (queue, queued) = async_channel::bounded::<Bytes>(WRITE_QUEUE);
@@ -170,7 +175,7 @@ pub(crate) fn spawn_stream(
         }));
     }
     runtime.spawn(Box::pin(async move {
-        let mut frames = FrameReader::new(limits);
+        let mut frames = FrameReader::new(limits, pool);
         loop {
             let read = futures_lite::future::or(
                 async { Some(reader.read(frames.spare()).await) },
@@ -222,7 +227,7 @@ pub(crate) fn spawn_stream(
 /// buffers instead of asking the allocator for fresh ones — fresh large blocks cost page faults
 /// and zeroing, which ate the saved copy (measured: tokio TCP 64 KiB fell by a third).
 #[derive(Default)]
-struct BufferPool {
+pub(crate) struct BufferPool {
     free: std::sync::Mutex<Vec<Vec<u8>>>,
 }
 
@@ -253,7 +258,9 @@ impl AsRef<[u8]> for Pooled {
 
 impl Drop for Pooled {
     fn drop(&mut self) {
-        if let Ok(mut free) = self.pool.free.lock()
+        // Only standard buffers come back: a larger one (a frame that did not fit) goes.
+        if self.buf.len() == READ_CHUNK
+            && let Ok(mut free) = self.pool.free.lock()
             && free.len() < POOLED_BUFFERS
         {
             free.push(std::mem::take(&mut self.buf));
@@ -278,10 +285,10 @@ struct FrameReader {
 }
 
 impl FrameReader {
-    fn new(limits: FrameLimits) -> Self {
+    fn new(limits: FrameLimits, pool: Arc<BufferPool>) -> Self {
         Self {
             limits,
-            pool: Arc::new(BufferPool::default()),
+            pool,
             buf: Vec::new(),
             filled: 0,
         }
@@ -369,7 +376,7 @@ mod tests {
 
     /// Feeds `stream` to a reader in reads of `step` bytes; returns what it handed over.
     fn read_in_steps(stream: &[u8], step: usize) -> Vec<Bytes> {
-        let mut reader = FrameReader::new(FrameLimits::default());
+        let mut reader = FrameReader::new(FrameLimits::default(), Arc::default());
         let mut out = Vec::new();
         for chunk in stream.chunks(step) {
             let mut rest = chunk;
@@ -413,7 +420,7 @@ mod tests {
     #[test]
     fn a_large_declared_frame_does_not_grow_the_buffer_before_its_bytes_arrive() {
         let big = frame(2 * 1024 * 1024);
-        let mut reader = FrameReader::new(FrameLimits::default());
+        let mut reader = FrameReader::new(FrameLimits::default(), Arc::default());
         let spare = reader.spare();
         spare[..16].copy_from_slice(&big[..16]);
         assert_eq!(reader.filled(16), None);
@@ -426,7 +433,7 @@ mod tests {
     #[test]
     fn buffers_come_back_to_the_pool_when_their_frames_are_dropped() {
         let f = frame(1_000);
-        let mut reader = FrameReader::new(FrameLimits::default());
+        let mut reader = FrameReader::new(FrameLimits::default(), Arc::default());
         reader.spare()[..f.len()].copy_from_slice(&f);
         let first = reader.filled(f.len()).expect("a whole frame");
         let lent = first.as_ptr();
@@ -446,7 +453,7 @@ mod tests {
     fn a_read_stops_at_the_end_of_a_large_frame_but_not_of_a_small_one() {
         for (size, capped) in [(40_000, true), (1_000, false)] {
             let f = frame(size);
-            let mut reader = FrameReader::new(FrameLimits::default());
+            let mut reader = FrameReader::new(FrameLimits::default(), Arc::default());
             reader.spare()[..100].copy_from_slice(&f[..100]);
             assert_eq!(reader.filled(100), None);
             let room = reader.spare().len();
