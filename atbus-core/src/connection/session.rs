@@ -47,7 +47,7 @@ use super::{
     ConnectionConfig, ConnectionEvent, Path, SchedulerKind, SendError, StreamOptions, StreamSet,
 };
 use crate::Timestamp;
-use crate::frame::{Splice, join_splices};
+use crate::frame::{Splice, joined};
 use crate::proto::CloseReason;
 use crate::stream::{Abandoned, MessageMeta};
 
@@ -283,11 +283,9 @@ impl Session {
     /// first (redundant scheduler); then paths are offered the chance in order of smoothed
     /// RTT, so stream data takes the fastest path with room (see the module docs).
     pub fn poll_transmit(&mut self, now: Timestamp, buf: &mut BytesMut) -> Option<(PathId, usize)> {
-        // No allocation unless a payload is spliced, and then one beside a payload's copy.
-        let mut splices = Vec::new();
-        let sent = self.poll_transmit_spliced(now, buf, &mut splices);
-        join_splices(buf, 0, &mut splices);
-        sent
+        joined(buf, |buf, splices| {
+            self.poll_transmit_spliced(now, buf, splices)
+        })
     }
 
     /// As [`poll_transmit`](Self::poll_transmit), leaving the large payloads of byte-stream

@@ -55,25 +55,17 @@ pub(super) fn encode_frame_with(
     dst: &mut BytesMut,
     write: impl FnOnce(&[u64], &mut BytesMut),
 ) -> Result<usize, EncodeError> {
-    if message_len > limits.max_len() {
-        return Err(EncodeError::FrameTooLarge {
-            length: message_len,
-            max: limits.max_frame_message_len,
-        });
+    if message_len <= limits.max_len() {
+        dst.reserve(frame_len(message_len));
     }
-    let frame_len = frame_len(message_len);
-    let start = dst.len();
-    dst.reserve(frame_len);
-    let header = [u64::from(PROTOCOL_VERSION), message_len as u64];
-    write(&header, dst);
-    let hash = frame_hash(&dst[start..]);
-    dst.put_u32_le(hash);
-    debug_assert_eq!(
-        dst.len() - start,
-        frame_len,
-        "encoded_len disagrees with encode"
-    );
-    Ok(frame_len)
+    // With nothing spliced, the spliced form hashes the frame in one pass.
+    encode_frame_spliced(
+        message_len,
+        limits,
+        dst,
+        &mut Vec::new(),
+        |header, dst, _| write(header, dst),
+    )
 }
 
 /// As [`encode_frame_with`], for a message `write` may leave payloads out of: it pushes them

@@ -46,7 +46,7 @@ pub use limits::{
 };
 pub use message_codec::{decode_packet_content, decode_packet_content_into};
 pub use packet_frame::PacketFrame;
-pub use splice::{DEFAULT_SPLICE_MIN, Splice, join_splices, spliced_pieces};
+pub use splice::{DEFAULT_SPLICE_MIN, Splice, join_splices, joined, spliced_pieces};
 pub use stream_decoder::{StreamDecoder, frame_len};
 
 pub use crate::proto::FrameMessage;

@@ -51,6 +51,16 @@ fn join_nonempty(buf: &mut BytesMut, base: usize, splices: &mut Vec<Splice>) {
     buf.extend_from_slice(&tail[from - first..]);
 }
 
+/// Runs `poll`, a spliced transmit into `buf`, and joins its splices in: for the callers that
+/// want the bytes whole. No allocation unless a payload is spliced, and then one beside the
+/// payload's copy.
+pub fn joined<T>(buf: &mut BytesMut, poll: impl FnOnce(&mut BytesMut, &mut Vec<Splice>) -> T) -> T {
+    let mut splices = Vec::new();
+    let sent = poll(buf, &mut splices);
+    join_splices(buf, 0, &mut splices);
+    sent
+}
+
 /// Hands `piece` the pieces of a spliced transmit in wire order, emptying `splices`: slices
 /// of `written` (the frozen buffer, offsets of `splices` counted from its start) and the
 /// splices' data, empty pieces left out.

@@ -3,17 +3,15 @@
 use bytes::BytesMut;
 
 use super::*;
-use crate::frame::{Splice, join_splices};
+use crate::frame::{Splice, joined};
 
 impl Node {
     /// The next bytes to write, appended to `buf`, and the transport they go on: handshake
     /// frames first, then the sessions' datagrams.
     pub fn poll_transmit(&mut self, now: Timestamp, buf: &mut BytesMut) -> Option<TransportId> {
-        // No allocation unless a payload is spliced, and then one beside a payload's copy.
-        let mut splices = Vec::new();
-        let sent = self.poll_transmit_spliced(now, buf, &mut splices);
-        join_splices(buf, 0, &mut splices);
-        sent
+        joined(buf, |buf, splices| {
+            self.poll_transmit_spliced(now, buf, splices)
+        })
     }
 
     /// As [`poll_transmit`](Self::poll_transmit), for IO layers that write vectored: large
