@@ -59,9 +59,8 @@ pub struct Path {
     /// frame; nothing allocates until the owner records the path's close).
     pub(super) metrics: TransportMetrics,
     /// Payloads the transmit being written leaves out of its buffer (byte streams; see
-    /// [`Splice`](crate::frame::Splice)), offsets in the buffer, and their total size.
+    /// [`Splice`](crate::frame::Splice)), offsets in the buffer.
     pub(super) splices: Vec<crate::frame::Splice>,
-    pub(super) spliced_len: usize,
 }
 
 impl Path {
@@ -99,7 +98,6 @@ impl Path {
             write_blocked: false,
             metrics: TransportMetrics::new(),
             splices: Vec::new(),
-            spliced_len: 0,
             config,
         }
     }

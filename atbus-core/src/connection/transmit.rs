@@ -25,7 +25,6 @@ impl Path {
     ) -> Option<usize> {
         let len = self.transmit(streams, now, buf);
         join_splices(buf, 0, &mut self.splices);
-        self.spliced_len = 0;
         len
     }
 
@@ -41,7 +40,6 @@ impl Path {
     ) -> Option<usize> {
         let len = self.transmit(streams, now, buf);
         splices.append(&mut self.splices);
-        self.spliced_len = 0;
         len
     }
 
@@ -76,7 +74,7 @@ impl Path {
             self.write_ping(now, buf);
         }
         while has_data && self.has_sendable_data(streams) {
-            let used = buf.len() - start + self.spliced_len;
+            let used = buf.len() - start + self.spliced_len();
             let space = self.mtu.current().saturating_sub(used);
             if space < MIN_DATA_SPACE {
                 break;
@@ -188,12 +186,17 @@ impl Path {
     }
 
     fn finish_datagram(&mut self, buf: &BytesMut, start: usize) -> Option<usize> {
-        let len = buf.len() - start + self.spliced_len;
+        let len = buf.len() - start + self.spliced_len();
         if len == 0 {
             return None;
         }
         self.stats.datagrams_sent += 1;
         Some(len)
+    }
+
+    /// Bytes of the transmit being written that its splices hold (none on datagram paths).
+    fn spliced_len(&self) -> usize {
+        self.splices.iter().map(|s| s.data.len()).sum()
     }
 
     /// The packet number the next frame will carry; byte streams do not number frames (0).
@@ -231,15 +234,9 @@ impl Path {
         let limits = &self.config.frame_limits;
         // Packets built here stay far below the frame limit.
         let len = if splice && self.is_byte_stream() {
-            let first = self.splices.len();
-            let len = packet
+            packet
                 .encode_spliced(limits, buf, self.config.splice_min, &mut self.splices)
-                .expect("frame within limits");
-            self.spliced_len += self.splices[first..]
-                .iter()
-                .map(|s| s.data.len())
-                .sum::<usize>();
-            len
+                .expect("frame within limits")
         } else {
             packet.encode(limits, buf).expect("frame within limits")
         };

@@ -20,11 +20,9 @@
 use bytes::{Bytes, BytesMut};
 use prost::Message as _;
 
-use super::ack_codec;
 use super::splice::Splice;
-use crate::proto::{
-    FrameMessage, MessageHead, Packet, PacketContent, PacketFragment, PingData, frame_message::Body,
-};
+use super::{ack_codec, content_codec};
+use crate::proto::{FrameMessage, MessageHead, Packet, PingData, frame_message::Body};
 
 // Field keys: (field number << 3) | wire type. Wire type 0 is varint, 2 is length-delimited.
 const FRAME_HEAD: u8 = 1 << 3 | 2;
@@ -150,7 +148,7 @@ const PENDING_LEN: usize = 256;
 /// Appends protobuf fields to a `BytesMut`, gathering them in a stack buffer so that a small
 /// frame is appended with one copy rather than one per field (or per byte).
 pub(super) struct FieldWriter<'a> {
-    dst: &'a mut BytesMut,
+    pub(super) dst: &'a mut BytesMut,
     pending: [u8; PENDING_LEN],
     len: usize,
 }
@@ -224,7 +222,7 @@ impl<'a> FieldWriter<'a> {
     }
 
     /// Writes a nested message of `len` bytes whose encoding prost produces.
-    fn prost_field(&mut self, key: u64, len: usize, message: &impl prost::Message) {
+    pub(super) fn prost_field(&mut self, key: u64, len: usize, message: &impl prost::Message) {
         self.varint(key);
         self.varint(len as u64);
         self.flush();
@@ -350,7 +348,7 @@ pub(super) fn encode_packet(
                 out.varint(3 << 3 | 2);
                 out.varint(sizes.content as u64);
                 for fragment in &frame.content.fragments {
-                    encode_fragment_spliced(&mut out, fragment, min, splices);
+                    content_codec::encode_fragment_spliced(&mut out, fragment, min, splices);
                 }
             }
             None => out.prost_field(3 << 3 | 2, sizes.content, &frame.content),
@@ -358,39 +356,6 @@ pub(super) fn encode_packet(
     }
     out.varint_field(4 << 3, u64::from(frame.flags));
     out.flush();
-}
-
-/// Writes `fragment` as a `PacketContent.fragments` element, as prost would, its payload
-/// spliced when it is at least `min` bytes and the fragment has no nested messages (a
-/// message's first fragment may carry options and labels: it is written by prost, whole).
-fn encode_fragment_spliced(
-    out: &mut FieldWriter<'_>,
-    fragment: &PacketFragment,
-    min: usize,
-    splices: &mut Vec<Splice>,
-) {
-    let len = fragment.encoded_len();
-    if fragment.data.len() < min.max(1)
-        || fragment.options.is_some()
-        || !fragment.labels.is_empty()
-        || fragment.forward_for.is_some()
-    {
-        out.prost_field(1 << 3 | 2, len, fragment);
-        return;
-    }
-    out.byte(1 << 3 | 2);
-    out.varint(len as u64);
-    // int32 and enum fields: negative values are sign-extended to ten bytes, as prost does.
-    out.varint_field(1 << 3, i64::from(fragment.packet_type) as u64);
-    out.byte(2 << 3 | 2);
-    out.varint(fragment.data.len() as u64);
-    out.flush();
-    splices.push(Splice {
-        at: out.dst.len(),
-        data: fragment.data.clone(),
-    });
-    out.varint_field(3 << 3, u64::from(fragment.fragment_flag));
-    out.varint_field(7 << 3, i64::from(fragment.close_reason) as u64);
 }
 
 fn encode_ping(out: &mut FieldWriter<'_>, key: u8, len: usize, ping: &PingData) {
@@ -564,52 +529,6 @@ fn decode_packet(bytes: &Bytes, start: usize, end: usize) -> Option<Packet> {
     Some(packet)
 }
 
-/// Decodes a `Packet`'s `content` on the fast path — fragments of plain fields, in canonical
-/// shape — or returns `None` for prost to decode it (options, labels, anything unusual).
-fn decode_content_fast(bytes: &Bytes, mut list: Vec<PacketFragment>) -> Option<PacketContent> {
-    list.clear();
-    let mut content = PacketContent { fragments: list };
-    let mut fields = FieldReader::new(bytes, 0, bytes.len());
-    while fields.pos != fields.end {
-        if fields.varint()? != 0x0a {
-            return None;
-        }
-        let (start, end) = fields.delimited()?;
-        let mut fragment = PacketFragment::default();
-        let mut inner = FieldReader::new(bytes, start, end);
-        while let Some(key) = inner.key()? {
-            match key {
-                // int32 and enum fields: prost keeps the low 32 bits of the varint.
-                0x08 => fragment.packet_type = inner.varint()? as i32,
-                0x12 => fragment.data = inner.bytes()?,
-                0x18 => fragment.fragment_flag = inner.varint()? as u32,
-                0x38 => fragment.close_reason = inner.varint()? as i32,
-                _ => return None,
-            }
-        }
-        content.fragments.push(fragment);
-    }
-    Some(content)
-}
-
-/// Decodes a `Packet`'s `content`: the fast path when it applies, prost otherwise. Payloads
-/// are slices of `content`.
-pub fn decode_packet_content(content: Bytes) -> Result<PacketContent, prost::DecodeError> {
-    decode_packet_content_into(content, Vec::new())
-}
-
-/// As [`decode_packet_content`], the fragments in `list` (emptied first) when the fast path
-/// applies: a list kept from packet to packet saves an allocation each.
-pub fn decode_packet_content_into(
-    content: Bytes,
-    list: Vec<PacketFragment>,
-) -> Result<PacketContent, prost::DecodeError> {
-    match decode_content_fast(&content, list) {
-        Some(decoded) => Ok(decoded),
-        None => PacketContent::decode(content),
-    }
-}
-
 /// Decodes the `frame_message` in `bytes[start..end]`: the fast path when it applies, prost
 /// otherwise. Taking bounds rather than a narrowed `Bytes` saves a reference count per frame.
 pub(super) fn decode(
@@ -753,70 +672,5 @@ mod tests {
             decode(&bytes, 0, bytes.len()).unwrap().body,
             Some(Body::Pong(PingData::default()))
         );
-    }
-
-    fn any_fragment() -> impl proptest::strategy::Strategy<Value = PacketFragment> {
-        use proptest::prelude::*;
-        (
-            proptest::collection::vec(any::<u8>(), 0..40),
-            prop_oneof![Just(0i32), any::<i32>()],
-            prop_oneof![Just(0u32), any::<u32>()],
-            prop_oneof![Just(0i32), any::<i32>()],
-            any::<bool>(),
-        )
-            .prop_map(
-                |(data, packet_type, fragment_flag, close_reason, labelled)| {
-                    let mut fragment = PacketFragment {
-                        packet_type,
-                        data: data.into(),
-                        fragment_flag,
-                        close_reason,
-                        ..Default::default()
-                    };
-                    if labelled {
-                        fragment.labels.insert("k".into(), "v".into());
-                    }
-                    fragment
-                },
-            )
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn packet_contents_decode_as_prost_decodes_them(
-            fragments in proptest::collection::vec(any_fragment(), 0..4),
-        ) {
-            let content = PacketContent { fragments };
-            let bytes = Bytes::from(content.encode_to_vec());
-            proptest::prop_assert_eq!(decode_packet_content(bytes.clone()).unwrap(), content);
-        }
-
-        #[test]
-        fn arbitrary_content_bytes_decode_as_prost_decodes_them(
-            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
-        ) {
-            let bytes = Bytes::from(raw);
-            let ours = decode_packet_content(bytes.clone()).ok();
-            let prost = PacketContent::decode(bytes).ok();
-            proptest::prop_assert_eq!(ours, prost);
-        }
-    }
-
-    #[test]
-    fn plain_fragments_take_the_fast_path() {
-        let content = PacketContent {
-            fragments: vec![
-                PacketFragment {
-                    packet_type: -5,
-                    data: Bytes::from_static(b"abc"),
-                    fragment_flag: 3,
-                    close_reason: 2,
-                    ..Default::default()
-                },
-                PacketFragment::default(),
-            ],
-        };
-        let bytes = Bytes::from(content.encode_to_vec());
-        assert_eq!(decode_content_fast(&bytes, Vec::new()), Some(content));
     }
 }

@@ -25,6 +25,7 @@
 //! and the message is valid protobuf. Nothing is delivered from a frame that fails a check.
 
 mod ack_codec;
+mod content_codec;
 mod datagram_decoder;
 mod encode;
 mod error;
@@ -36,6 +37,7 @@ mod packet_frame;
 mod splice;
 mod stream_decoder;
 
+pub use content_codec::{decode_packet_content, decode_packet_content_into};
 pub use datagram_decoder::DatagramDecoder;
 pub use encode::{encode_frame, encoded_frame_len};
 pub use error::{DecodeError, EncodeError, HeaderField};
@@ -44,7 +46,6 @@ pub use header::MAX_HEADER_LEN;
 pub use limits::{
     DEFAULT_MAX_FRAME_MESSAGE_LEN, DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_ROOM, FrameLimits,
 };
-pub use message_codec::{decode_packet_content, decode_packet_content_into};
 pub use packet_frame::PacketFrame;
 pub use splice::{DEFAULT_SPLICE_MIN, Splice, join_splices, joined, spliced_pieces};
 pub use stream_decoder::{StreamDecoder, frame_len};

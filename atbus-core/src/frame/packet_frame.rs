@@ -99,6 +99,7 @@ impl PacketFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::content_codec::tests::any_fragment;
     use crate::frame::encode_frame;
     use crate::proto::PacketFragment;
     use bytes::Bytes;
@@ -153,31 +154,6 @@ mod tests {
         }
     }
 
-    fn any_fragment() -> impl Strategy<Value = PacketFragment> {
-        (
-            proptest::collection::vec(any::<u8>(), 0..600),
-            prop_oneof![Just(0i32), Just(-1), any::<i32>()],
-            0u32..4,
-            prop_oneof![Just(0i32), Just(-3), 1i32..9],
-            any::<bool>(),
-        )
-            .prop_map(
-                |(data, packet_type, fragment_flag, close_reason, labelled)| {
-                    let mut fragment = PacketFragment {
-                        packet_type,
-                        data: Bytes::from(data),
-                        fragment_flag,
-                        close_reason,
-                        ..Default::default()
-                    };
-                    if labelled {
-                        fragment.labels.insert("k".into(), "v".into());
-                    }
-                    fragment
-                },
-            )
-    }
-
     proptest! {
         #[test]
         fn spliced_frames_join_to_the_same_bytes(
@@ -185,7 +161,7 @@ mod tests {
             stream in any::<i64>(),
             offset in any::<u64>(),
             flags in any::<u32>(),
-            fragments in proptest::collection::vec(any_fragment(), 0..5),
+            fragments in proptest::collection::vec(any_fragment(600), 0..5),
             min in prop_oneof![Just(0usize), 1usize..700],
         ) {
             let packet = PacketFrame {
