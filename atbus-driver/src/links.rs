@@ -311,7 +311,9 @@ impl FrameReader {
         // a large frame that ends within the buffer, the read stops at its end: the buffer is
         // then handed over whole, and the next frame's start is not copied to the next one.
         let end = match frame_len(&self.buf[..self.filled], &self.limits) {
-            Ok(Some(len)) if len >= LARGE_FRAME && len <= self.buf.len() => len,
+            Ok(Some(len)) if len >= LARGE_FRAME && len > self.filled && len <= self.buf.len() => {
+                len
+            }
             _ => self.buf.len(),
         };
         &mut self.buf[self.filled..end]
